@@ -1,0 +1,70 @@
+"""vram: how much GPU memory a model needs, before you rent or buy the GPU.
+
+The library API is the pure core plus the offline resolver::
+
+    from vram import resolve, estimate_inference, InferenceSettings
+
+    spec = resolve("meta-llama/Llama-2-7b-hf").spec
+    est = estimate_inference(spec, InferenceSettings(dtype="int4", seq_len=4096))
+    est.total_bytes, [(c.name, c.bytes) for c in est.components]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vram.core.errors import VramError
+from vram.core.gpu import Fit, Gpu, check_fit
+from vram.core.inference import (
+    InferenceEstimate,
+    InferenceSettings,
+    estimate_inference,
+    estimate_weights_only,
+)
+from vram.core.params import count_parameters, tensors
+from vram.core.result import Component, Estimate
+from vram.core.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from vram.resolve.mapping import spec_from_config
+    from vram.resolve.reference import Resolved, resolve
+
+__all__ = [
+    "Component",
+    "Estimate",
+    "Fit",
+    "Gpu",
+    "InferenceEstimate",
+    "InferenceSettings",
+    "ModelSpec",
+    "Resolved",
+    "VramError",
+    "__version__",
+    "check_fit",
+    "count_parameters",
+    "estimate_inference",
+    "estimate_weights_only",
+    "resolve",
+    "spec_from_config",
+    "tensors",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy attributes: the version (from installed metadata) and the resolver (it does I/O)."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("vram")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            return "0+unknown"
+    if name in ("resolve", "Resolved"):
+        from vram.resolve import reference
+
+        return getattr(reference, name)
+    if name == "spec_from_config":
+        from vram.resolve.mapping import spec_from_config
+
+        return spec_from_config
+    raise AttributeError(name)

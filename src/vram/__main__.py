@@ -1,0 +1,5 @@
+"""``python -m vram``."""
+
+from vram.cli import main
+
+main()

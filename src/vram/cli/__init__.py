@@ -1,0 +1,47 @@
+"""The ``vram`` command line: a thin Typer layer over vram.resolve, vram.core and vram.report."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from vram.cli import estimate, listing
+from vram.cli._errors import ExitCode, report
+
+app = typer.Typer(
+    name="vram",
+    help="How much GPU memory does a model need? Exact parameters, sourced estimates, offline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 ok (fits), 1 does not fit --gpu, 2 usage error, 3 model not resolvable, "
+    "4 Hub unreachable, 5 internal error (VRAM_DEBUG=1 shows the traceback).",
+)
+app.command(name="estimate")(estimate.estimate)
+app.command(name="models")(listing.models)
+app.command(name="gpus")(listing.gpus)
+app.command(name="dtypes")(listing.dtypes)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
+) -> None:
+    if version:
+        from vram import __version__
+
+        print(f"vram {__version__}")
+        raise typer.Exit
+
+
+def main() -> None:
+    """Console entry point: never lets an exception escape as a traceback or as exit 1."""
+    try:
+        app(prog_name="vram")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence; commands guard their own bodies
+        sys.exit(int(report(exc)))
+    sys.exit(int(ExitCode.OK))

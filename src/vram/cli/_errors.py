@@ -1,0 +1,93 @@
+"""Exit codes and the one table that maps exceptions to a message, a next step and a code."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from enum import IntEnum
+
+from vram.core.errors import (
+    ConfigFileError,
+    ModelNotFoundError,
+    SettingsError,
+    SpecError,
+    UnknownFormatError,
+    VramError,
+)
+from vram.resolve.catalog import UnknownGpuError
+
+
+class ExitCode(IntEnum):
+    """What ``vram`` exits with; documented in the README and checked by a test."""
+
+    OK = 0
+    DOES_NOT_FIT = 1
+    USAGE = 2
+    MODEL = 3
+    HUB = 4
+    INTERNAL = 5
+
+
+def _not_found(e: ModelNotFoundError) -> str:
+    hint = ""
+    if e.suggestions:
+        hint = f"did you mean: {', '.join(e.suggestions)}? "
+    if e.looks_like_repo:
+        return hint + "pass a downloaded config.json (or its folder), or see `vram models` for the catalog"
+    return hint + "pass a config.json path, a catalog model (`vram models`) or a count such as 7b"
+
+
+def _format(e: UnknownFormatError) -> str:
+    return "see `vram dtypes` for the known names (e.g. bf16, fp8, int8, int4, nf4-dq, gptq, awq, Q4_K_M)"
+
+
+def _gpu(e: UnknownGpuError) -> str:
+    close = f"did you mean: {', '.join(e.suggestions)}? " if e.suggestions else ""
+    return close + "see `vram gpus` for the catalog"
+
+
+def _spec(e: SpecError) -> str:
+    return "check the config.json; `vram models` lists the supported architectures"
+
+
+def _settings(e: SettingsError) -> str:
+    return "check the option values (`vram estimate --help`)"
+
+
+def _config_file(e: ConfigFileError) -> str:
+    return "pass a config.json file or a model folder that holds one"
+
+
+# Ordered: the first matching class wins, so subclasses come before their bases.
+ERROR_TABLE: list[tuple[type[VramError], ExitCode, Callable[..., str]]] = [
+    (UnknownFormatError, ExitCode.USAGE, _format),
+    (UnknownGpuError, ExitCode.USAGE, _gpu),
+    (SettingsError, ExitCode.USAGE, _settings),
+    (ModelNotFoundError, ExitCode.MODEL, _not_found),
+    (ConfigFileError, ExitCode.MODEL, _config_file),
+    (SpecError, ExitCode.MODEL, _spec),
+]
+
+
+def describe(exc: BaseException) -> tuple[ExitCode, str]:
+    """Exit code and the one-paragraph message for an exception."""
+    for cls, code, hint in ERROR_TABLE:
+        if isinstance(exc, cls):
+            return code, f"error: {exc}\n  next: {hint(exc)}"
+    if isinstance(exc, VramError):
+        return ExitCode.MODEL, f"error: {exc}"
+    return ExitCode.INTERNAL, (
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        "  this is a bug in vram; rerun with VRAM_DEBUG=1 for the traceback and report it"
+    )
+
+
+def report(exc: BaseException) -> ExitCode:
+    """Print the message (and the traceback when VRAM_DEBUG is set) to stderr; return the code."""
+    code, message = describe(exc)
+    if os.environ.get("VRAM_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    print(message, file=sys.stderr)
+    return code

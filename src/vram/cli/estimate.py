@@ -1,0 +1,137 @@
+"""``vram estimate``: inference memory for one model."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from vram.cli._errors import ExitCode
+from vram.cli._options import JsonOpt, UnitsChoice, UnitsOpt, guard
+
+
+class LogitsChoice(str, Enum):
+    """Which positions the prefill computes logits for."""
+
+    last = "last"
+    all = "all"
+
+
+class MlaChoice(str, Enum):
+    """Which MLA KV layout to count."""
+
+    latent = "latent"
+    expanded = "expanded"
+
+
+def estimate(
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="A catalog model (e.g. meta-llama/Llama-2-7b-hf or llama-2-7b), a config.json or model "
+            "folder, or a parameter count such as 7b.",
+            show_default=False,
+        ),
+    ],
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--dtype",
+            "-d",
+            help="Weight format: fp32, fp16, bf16, fp8, int8 (bnb LLM.int8), int4 (bnb NF4), nf4-dq, gptq, awq, "
+            "mxfp4, Q4_K_M, ... (`vram dtypes`). Default: the checkpoint's own.",
+            show_default=False,
+        ),
+    ] = None,
+    batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Sequences processed at once.")] = 1,
+    seq_len: Annotated[
+        int | None,
+        typer.Option(
+            "--seq-len",
+            "-s",
+            min=1,
+            help="Context length in tokens (prompt + generated). Default: 4096, capped by the model's maximum.",
+            show_default=False,
+        ),
+    ] = None,
+    kv_dtype: Annotated[
+        str | None,
+        typer.Option(
+            "--kv-dtype",
+            help="KV cache element type: fp32, fp16, bf16, fp8, q8_0, q4_0. Default: the compute dtype.",
+            show_default=False,
+        ),
+    ] = None,
+    gpu: Annotated[
+        str | None,
+        typer.Option(
+            "--gpu",
+            "-g",
+            help="Check the fit on this GPU (`vram gpus`); exit 1 if it does not fit.",
+            show_default=False,
+        ),
+    ] = None,
+    logits: Annotated[
+        LogitsChoice,
+        typer.Option(help="Logits for the last position (generate, vLLM, llama.cpp) or for all (scoring)."),
+    ] = LogitsChoice.last,
+    mla_cache: Annotated[
+        MlaChoice,
+        typer.Option(help="MLA models: latent cache (vLLM/SGLang) or expanded per-head K/V (transformers)."),
+    ] = MlaChoice.latent,
+    units: UnitsOpt = UnitsChoice.GiB,
+    json_out: JsonOpt = False,
+) -> None:
+    """Inference memory: weights, KV cache, activations and runtime overhead, and whether it fits a GPU."""
+    with guard():
+        from vram import __version__
+        from vram.core.gpu import check_fit
+        from vram.core.inference import (
+            DEFAULT_COUNT_DTYPE,
+            InferenceSettings,
+            base_dtype,
+            estimate_inference,
+            estimate_weights_only,
+        )
+        from vram.core.result import Estimate
+        from vram.report.document import build_document, render_json
+        from vram.resolve import resolve
+        from vram.resolve.catalog import find_gpu
+
+        card = find_gpu(gpu) if gpu is not None else None
+        resolved = resolve(model)
+        est: Estimate
+        if resolved.spec is None:
+            fmt_name = dtype or DEFAULT_COUNT_DTYPE
+            est = estimate_weights_only(resolved.parameters or 0, fmt_name)
+            from vram.core.dtypes import get_format
+
+            fmt = get_format(fmt_name)
+            compute = fmt.name if fmt.kind == "float" else "fp16"
+        else:
+            settings = InferenceSettings(
+                dtype=dtype,
+                kv_dtype=kv_dtype,
+                batch=batch,
+                seq_len=seq_len,
+                logits=logits.value,
+                mla_cache=mla_cache.value,
+            )
+            est = estimate_inference(resolved.spec, settings)
+            fmt = est.format
+            compute = base_dtype(resolved.spec, fmt)
+        fit = check_fit(est, card, fmt, compute) if card is not None else None
+        doc = build_document(resolved, est, fmt.name, fit, __version__)
+
+        if json_out:
+            print(render_json(doc))
+        else:
+            from vram.report.table import estimate_table, print_out
+
+            print_out(*estimate_table(doc, units.value))
+        for w in [*doc.warnings, *(fit.warnings if fit else ())]:
+            print(f"warning: {w}", file=sys.stderr)
+        if fit is not None and not fit.fits:
+            raise typer.Exit(int(ExitCode.DOES_NOT_FIT))

@@ -1,0 +1,1 @@
+"""The pure estimation core: pydantic models and arithmetic, no I/O, no CLI, no network."""

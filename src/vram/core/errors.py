@@ -1,0 +1,72 @@
+"""The exception hierarchy: one root, one base per area, fields that build the message.
+
+The CLI maps each class to a message, a next step and an exit code (see ``vram.cli._errors``).
+"""
+
+from __future__ import annotations
+
+
+class VramError(Exception):
+    """Root of every error vram raises on purpose; anything else is a bug."""
+
+
+class SpecError(VramError, ValueError):
+    """A model description (config.json or catalog entry) cannot be turned into a ModelSpec."""
+
+    def __init__(self, reason: str, *, model_type: str | None = None, field: str | None = None) -> None:
+        self.reason = reason
+        self.model_type = model_type
+        self.field = field
+        super().__init__(reason)
+
+
+class MissingFieldError(SpecError):
+    """config.json lacks a field the estimate cannot do without."""
+
+    def __init__(self, field: str, *, model_type: str | None = None) -> None:
+        where = f" for model_type {model_type!r}" if model_type else ""
+        super().__init__(f"config.json has no {field!r}{where}", model_type=model_type, field=field)
+
+
+class UnsupportedArchitectureError(SpecError):
+    """The model_type is unknown and its config lacks the standard fields for an approximation."""
+
+
+class SettingsError(VramError, ValueError):
+    """A setting (dtype, batch, sequence length, ...) is invalid for this model."""
+
+
+class UnknownFormatError(SettingsError):
+    """The requested dtype / quantization format name is not known."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"unknown dtype or quantization format {name!r}")
+
+
+class ResolveError(VramError):
+    """A model reference cannot be turned into a config (not found, unreadable, ...)."""
+
+
+class ModelNotFoundError(ResolveError, LookupError):
+    """The reference is neither a local path, a catalog entry nor a parameter count."""
+
+    def __init__(self, ref: str, *, suggestions: tuple[str, ...] = (), looks_like_repo: bool = False) -> None:
+        self.ref = ref
+        self.suggestions = suggestions
+        self.looks_like_repo = looks_like_repo
+        if looks_like_repo:
+            msg = f"{ref!r} is not in the bundled catalog, and resolving Hub repos is not available in this version"
+        else:
+            msg = f"{ref!r} is not a config path, a catalog model or a parameter count"
+        super().__init__(msg)
+
+
+class ConfigFileError(ResolveError):
+    """A local config.json is missing, too large or not valid JSON."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")

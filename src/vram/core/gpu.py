@@ -1,0 +1,79 @@
+"""GPUs as the estimate sees them, and the fit check: does the total fit, and is the dtype native."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vram.core.dtypes import Format
+from vram.core.result import Estimate
+
+
+class Gpu(BaseModel):
+    """One accelerator: its memory and the number formats its tensor cores run natively."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    vendor: Literal["nvidia", "amd", "apple", "intel"]
+    architecture: str
+    compute_capability: str | None = None
+    memory_bytes: int = Field(gt=0)
+    bandwidth_gb_s: float | None = None
+    bf16: bool
+    fp8: bool
+    fp4: bool = False
+    unified_memory: bool = False
+    memory_basis: str = ""
+    source: str
+    notes: str = ""
+
+
+class Fit(BaseModel):
+    """The verdict for one GPU."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    memory_bytes: int
+    fits: bool
+    headroom_bytes: int
+    warnings: tuple[str, ...] = ()
+
+
+def check_fit(estimate: Estimate, gpu: Gpu, fmt: Format, compute_dtype: str) -> Fit:
+    """Whether ``estimate`` fits ``gpu``, with warnings for formats the card does not run natively."""
+    warnings: list[str] = []
+    where = f"{gpu.name} ({gpu.architecture})"
+    if "bf16" in (fmt.needs, compute_dtype) and not gpu.bf16:
+        warnings.append(f"bf16 is not supported natively on {where}: use --dtype fp16 (or expect emulation)")
+    if fmt.needs == "fp8" and not gpu.fp8:
+        warnings.append(
+            f"fp8 needs Ada/Hopper (NVIDIA) or CDNA3 (AMD) tensor cores; {where} lacks them, so engines "
+            "fall back to weight-only kernels or refuse"
+        )
+    if (
+        fmt.kind == "mxfp4"
+        and gpu.vendor == "nvidia"
+        and gpu.compute_capability
+        and float(gpu.compute_capability) < 7.5
+    ):
+        warnings.append(
+            f"transformers dequantizes MXFP4 to bf16 below compute capability 7.5 ({where}): "
+            "expert memory grows about 4x"
+        )
+    if gpu.unified_memory:
+        warnings.append(
+            f"{gpu.name} shares memory with the CPU: macOS lets the GPU wire only part of it by default "
+            "(recommendedMaxWorkingSetSize; raise it with sysctl iogpu.wired_limit_mb)"
+        )
+    headroom = gpu.memory_bytes - estimate.total_bytes
+    return Fit(
+        name=gpu.name,
+        memory_bytes=gpu.memory_bytes,
+        fits=headroom >= 0,
+        headroom_bytes=headroom,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,299 @@
+"""Inference memory: weights, KV cache, activation peak of a prefill, runtime overhead.
+
+``estimate_inference(spec, settings)`` is pure: a spec and settings in, an Estimate out.
+Weights and KV cache are exact for the layout named in each component's note; the activation
+peak and the overhead are sourced approximations (see ``vram.core.overhead`` and the notes).
+"""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from vram.core import gguf
+from vram.core.dtypes import FLOAT_BYTES, Format, float_name, get_format, quantized_bytes, quantized_roles
+from vram.core.errors import SettingsError
+from vram.core.overhead import CUDA_CONTEXT_BYTES, allocator_bytes
+from vram.core.params import Tensor, count_parameters, tensors
+from vram.core.result import Component, Estimate
+from vram.core.spec import ModelSpec
+
+DEFAULT_CONTEXT = 4096
+"""Default context when none is given: 4096 tokens, capped by the model's maximum."""
+
+KV_DTYPES: dict[str, tuple[int, int]] = {
+    # name: (elements per block, bytes per block)
+    "fp64": (1, 8),
+    "fp32": (1, 4),
+    "fp16": (1, 2),
+    "bf16": (1, 2),
+    "fp8": (1, 1),  # vLLM --kv-cache-dtype fp8 (e4m3 / e5m2): one byte per element
+    "q8_0": (32, 34),  # llama.cpp --cache-type-k/v q8_0: ggml block_q8_0
+    "q4_0": (32, 18),  # llama.cpp --cache-type-k/v q4_0: ggml block_q4_0
+}
+"""KV cache element formats; the ggml ones are blocked along each head row (ggml-common.h)."""
+
+LogitsMode = Literal["last", "all"]
+MlaCache = Literal["latent", "expanded"]
+
+
+class InferenceSettings(BaseModel):
+    """What the user asked for; None means "the model's default"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dtype: str | None = None
+    kv_dtype: str | None = None
+    batch: int = Field(default=1, ge=1)
+    seq_len: int | None = Field(default=None, ge=1)
+    logits: LogitsMode = "last"
+    mla_cache: MlaCache = "latent"
+    cuda_context_bytes: int = Field(default=CUDA_CONTEXT_BYTES, ge=0)
+
+
+class ResolvedSettings(BaseModel):
+    """The settings an estimate was computed with, defaults filled in."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dtype: str
+    kv_dtype: str
+    batch: int
+    seq_len: int
+    logits: LogitsMode
+    mla_cache: MlaCache
+
+
+class InferenceEstimate(Estimate):
+    """An inference estimate plus the facts it was computed from."""
+
+    parameters: int
+    active_parameters: int
+    settings: ResolvedSettings
+    format: Format
+
+
+def default_dtype(spec: ModelSpec) -> str:
+    """The checkpoint's own format: its quantization, else its torch_dtype, else fp32 (transformers' default)."""
+    return spec.quantization or float_name(spec.torch_dtype) or "fp32"
+
+
+def base_dtype(spec: ModelSpec, fmt: Format) -> str:
+    """Dtype of the tensors a format leaves unconverted, and of activations and the KV cache."""
+    if fmt.kind == "float":
+        return fmt.name
+    own = float_name(spec.torch_dtype)
+    if fmt.kind == "gguf":
+        return "fp16"  # llama.cpp keeps its KV cache in f16 by default (--cache-type-k f16)
+    return own if own in ("fp16", "bf16") else "bf16"
+
+
+def price_tensor(spec: ModelSpec, fmt: Format, t: Tensor) -> tuple[str, int]:
+    """(storage type, bytes) of one parameter tensor in ``fmt``."""
+    if fmt.kind == "gguf":
+        kind = gguf.tensor_type(fmt, spec, t)
+        return kind, gguf.tensor_bytes(kind, t)
+    if t.role in quantized_roles(fmt, spec.moe is not None):
+        return fmt.name, quantized_bytes(fmt, t)
+    kind = base_dtype(spec, fmt)
+    return kind, t.numel * FLOAT_BYTES[kind]
+
+
+def weight_bytes(spec: ModelSpec, fmt: Format, ts: list[Tensor]) -> tuple[list[int], dict[str, int]]:
+    """Bytes of each parameter tensor in ``fmt``, and the total per storage type."""
+    sizes: list[int] = []
+    by_type: dict[str, int] = {}
+    for t in ts:
+        kind, b = price_tensor(spec, fmt, t)
+        sizes.append(b)
+        by_type[kind] = by_type.get(kind, 0) + b
+    return sizes, by_type
+
+
+def context_length(spec: ModelSpec, seq_len: int | None) -> int:
+    """The context to size for: the requested length, else DEFAULT_CONTEXT capped by the model's maximum."""
+    if seq_len is not None:
+        return seq_len
+    limit = spec.max_position_embeddings or DEFAULT_CONTEXT
+    return min(DEFAULT_CONTEXT, limit)
+
+
+def kv_elements_per_token(spec: ModelSpec, mla_cache: MlaCache) -> tuple[int, int]:
+    """(K elements, V elements) cached per token per attention layer.
+
+    MLA ``latent``: vLLM/SGLang cache the compressed latent plus the rotary key, one row per token
+    (vllm/v1/kv_cache_interface.py MLAAttentionSpec); ``expanded``: transformers caches the
+    decompressed per-head K and V (modeling_deepseek_v3.py).
+    """
+    if spec.mla is not None:
+        m = spec.mla
+        if mla_cache == "latent":
+            return m.kv_lora_rank + m.qk_rope_head_dim, 0
+        return spec.num_heads * m.qk_head_dim, spec.num_heads * m.v_head_dim
+    return spec.kv_width, spec.kv_width
+
+
+def _row_bytes(elements: int, kv_dtype: str) -> int:
+    per, size = KV_DTYPES[kv_dtype]
+    return ceil(elements / per) * size
+
+
+def kv_cache(spec: ModelSpec, kv_dtype: str, batch: int, seq_len: int, mla_cache: MlaCache) -> Component:
+    """KV cache for ``batch`` sequences of ``seq_len`` tokens (sliding layers keep at most the window)."""
+    k_el, v_el = kv_elements_per_token(spec, mla_cache)
+    per_token = _row_bytes(k_el, kv_dtype) + (_row_bytes(v_el, kv_dtype) if v_el else 0)
+    window = spec.sliding_window or seq_len
+    tokens = sum(min(seq_len, window) if kind == "sliding" else seq_len for kind in spec.layer_types)
+    total = per_token * tokens * batch
+    n_sliding = spec.layer_types.count("sliding")
+    parts = [f"{per_token:,} B/token/layer ({kv_dtype})"]
+    if spec.mla is not None:
+        parts.append(
+            "MLA latent cache (vLLM/SGLang)" if mla_cache == "latent" else "MLA expanded per-head K/V (transformers)"
+        )
+    else:
+        parts.append(f"{spec.num_kv_heads} KV heads x {spec.head_dim} head_dim")
+    if n_sliding:
+        parts.append(f"{n_sliding}/{spec.num_layers} layers slide (window {spec.sliding_window})")
+    parts.append(f"x {batch} x {seq_len:,} tokens")
+    details: dict[str, int | float | str] = {
+        "bytes_per_token_per_layer": per_token,
+        "cached_token_layers": tokens,
+        "dtype": kv_dtype,
+    }
+    return Component(name="kv_cache", bytes=total, note=", ".join(parts), details=details)
+
+
+def activations(spec: ModelSpec, act_bytes: int, batch: int, seq_len: int, logits: LogitsMode) -> Component:
+    """Peak transient memory of one prefill forward pass over ``batch x seq_len`` tokens.
+
+    The live set of the widest step, assuming fused attention (SDPA / FlashAttention: no s x s
+    scores): the residual stream plus either the attention step (normed input, q, k, v, output),
+    the MLP step (normed input and three intermediate-wide tensors for a gated MLP, two for a plain
+    one; a fused MoE kernel's per-token top-k buffers as vLLM allocates them) or the logits step.
+    Logits are computed for the last position only (``generate``, vLLM, llama.cpp) or for every
+    position (``all``: a plain forward for scoring), then upcast to fp32 for sampling.
+    Sourced to the component terms in shared research formulas.md sections 4.2 and 5.4.
+    """
+    tokens = batch * seq_len
+    h = spec.hidden_size
+    attn = h + 2 * spec.q_width + 2 * spec.kv_width
+    if spec.mla is not None:
+        m = spec.mla
+        attn = h + spec.num_heads * (2 * m.qk_head_dim + 2 * m.v_head_dim) + m.kv_lora_rank + m.qk_rope_head_dim
+    widths = {"attention": attn}
+    if spec.intermediate_size:
+        widths["mlp"] = h + (3 if spec.mlp_gated else 2) * spec.intermediate_size
+    if spec.moe is not None:
+        moe = spec.moe
+        widths["moe"] = h + moe.experts_per_token * (3 * moe.expert_intermediate_size + h)
+        if moe.shared_intermediate_size:
+            widths["moe"] += 3 * moe.shared_intermediate_size
+    step, width = max(widths.items(), key=lambda kv: kv[1])
+    layer_peak = tokens * width * act_bytes
+    positions = batch if logits == "last" else tokens
+    logits_peak = positions * spec.vocab_size * act_bytes + batch * spec.vocab_size * 4
+    residual = tokens * h * act_bytes
+    peak = residual + max(layer_peak, logits_peak)
+    widest = "logits" if logits_peak > layer_peak else step
+    note = (
+        f"prefill of {batch} x {seq_len:,} tokens, fused attention; widest step: {widest}; "
+        f"logits for {'the last position' if logits == 'last' else 'every position'}"
+    )
+    details: dict[str, int | float | str] = {
+        "layer_peak_bytes": layer_peak,
+        "logits_bytes": logits_peak,
+        "residual_bytes": residual,
+        "widest_step": widest,
+    }
+    return Component(name="activations", bytes=peak, note=note, details=details)
+
+
+def estimate_inference(spec: ModelSpec, settings: InferenceSettings | None = None) -> InferenceEstimate:
+    """Inference memory for one GPU holding the whole model."""
+    s = settings or InferenceSettings()
+    fmt = get_format(s.dtype or default_dtype(spec))
+    seq_len = context_length(spec, s.seq_len)
+    compute = base_dtype(spec, fmt)
+    kv_dtype = (s.kv_dtype or compute).lower()
+    kv_dtype = float_name(kv_dtype) or kv_dtype
+    if kv_dtype not in KV_DTYPES:
+        msg = f"unknown KV cache dtype {s.kv_dtype!r}; choose one of {', '.join(KV_DTYPES)}"
+        raise SettingsError(msg)
+    warnings: list[str] = list(spec.approximations)
+    if spec.max_position_embeddings and seq_len > spec.max_position_embeddings:
+        warnings.append(
+            f"--seq-len {seq_len:,} exceeds the model's max_position_embeddings ({spec.max_position_embeddings:,})"
+        )
+
+    ts = tensors(spec)
+    count = count_parameters(spec, ts)
+    sizes, by_type = weight_bytes(spec, fmt, ts)
+    w_bytes = sum(sizes)
+    bits = 8 * w_bytes / count.total
+    mix = ", ".join(f"{k} {v / w_bytes:.0%}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]))
+    weights = Component(
+        name="weights",
+        bytes=w_bytes,
+        note=f"{count.total:,} params in {fmt.name} ({bits:.2f} bits/param avg; {mix})",
+        details={"bits_per_parameter": round(bits, 4), **{f"bytes_{k}": v for k, v in by_type.items()}},
+    )
+    kv = kv_cache(spec, kv_dtype, s.batch, seq_len, s.mla_cache)
+    act_bytes = 4 if fmt.kind == "gguf" else FLOAT_BYTES[compute]
+    acts = activations(spec, act_bytes, s.batch, seq_len, s.logits)
+    overhead = _overhead(spec, fmt, sizes, s.cuda_context_bytes, kv.bytes)
+
+    return InferenceEstimate(
+        components=(weights, kv, acts, overhead),
+        warnings=tuple(warnings),
+        parameters=count.total,
+        active_parameters=count.active,
+        format=fmt,
+        settings=ResolvedSettings(
+            dtype=fmt.name,
+            kv_dtype=kv_dtype,
+            batch=s.batch,
+            seq_len=seq_len,
+            logits=s.logits,
+            mla_cache=s.mla_cache,
+        ),
+    )
+
+
+def _overhead(spec: ModelSpec, fmt: Format, weight_sizes: list[int], context: int, kv_bytes: int) -> Component:
+    """CUDA context plus the caching allocator's rounding of the weight and KV allocations."""
+    if fmt.kind == "gguf":
+        rounding = 0
+        how = "llama.cpp allocates one buffer per device: no per-tensor rounding"
+    else:
+        per_layer_kv = kv_bytes // spec.num_layers
+        sizes = weight_sizes + [per_layer_kv] * spec.num_layers
+        rounding = allocator_bytes(sizes) - sum(sizes)
+        how = "PyTorch caching-allocator rounding of weight and KV allocations (c10 kRoundLarge 2 MiB)"
+    return Component(
+        name="overhead",
+        bytes=context + rounding,
+        note=f"CUDA context {context / (1 << 20):.0f} MiB (measured 0.47 GiB, lazy loading) + {how}",
+        details={"cuda_context_bytes": context, "allocator_rounding_bytes": rounding},
+    )
+
+
+DEFAULT_COUNT_DTYPE = "fp16"
+"""dtype for a bare parameter count: 16-bit, the precision most checkpoints ship in."""
+
+
+def estimate_weights_only(parameters: int, dtype: str | None = None) -> Estimate:
+    """Rule of thumb for a bare parameter count: parameters x bits per weight, nothing else.
+
+    Without an architecture there is no KV cache, activation or per-tensor layout to compute, so
+    quantized formats use their nominal bits (a GGUF type's base type, not the file's mixture).
+    """
+    fmt = get_format(dtype or DEFAULT_COUNT_DTYPE)
+    total = ceil(parameters * fmt.nominal_bits / 8)
+    note = (
+        f"rule of thumb: {parameters:,} params x {fmt.nominal_bits:g} bits ({fmt.name}); "
+        "weights only: give a config or catalog model for KV cache, activations and overhead"
+    )
+    return Estimate(components=(Component(name="weights", bytes=total, note=note),))

@@ -1,0 +1,1 @@
+"""Estimates -> the versioned JSON document and the Rich table (the only place that imports rich)."""

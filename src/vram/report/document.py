@@ -1,0 +1,149 @@
+"""The JSON contract of ``vram estimate --json`` (schema_version 1).
+
+Bump SCHEMA_VERSION only when a field is removed or renamed or changes type or meaning; adding
+a field does not bump it (pip's installation-report rule). ``docs/schema/estimate-v1.json`` is
+generated from these models and a test fails when they drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from vram.core.gpu import Fit
+from vram.core.inference import InferenceEstimate
+from vram.core.result import Component, Estimate
+from vram.resolve.reference import Resolved
+
+SCHEMA_VERSION: Literal[1] = 1
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ToolDoc(_Doc):
+    """The program that wrote the document."""
+
+    name: Literal["vram"] = "vram"
+    version: str
+
+
+class ModelDoc(_Doc):
+    """The model the estimate is for and where its description came from."""
+
+    id: str
+    source: Literal["catalog", "local", "parameters"]
+    architecture: str | None
+    model_type: str | None
+    parameters: int
+    active_parameters: int
+    exact: bool
+    location: str | None
+    provenance: str | None
+
+
+class SettingsDoc(_Doc):
+    """The settings used, defaults filled in (null where they do not apply)."""
+
+    dtype: str
+    kv_dtype: str | None
+    batch: int | None
+    seq_len: int | None
+    logits: str | None
+    mla_cache: str | None
+
+
+class ComponentDoc(_Doc):
+    """One component: integer bytes and the one-line assumption behind it."""
+
+    bytes: int
+    note: str
+    details: dict[str, int | float | str]
+
+
+class GpuDoc(_Doc):
+    """The fit verdict for --gpu."""
+
+    name: str
+    memory_bytes: int
+    fits: bool
+    headroom_bytes: int
+    warnings: list[str]
+
+
+class EstimateDocument(_Doc):
+    """Top level of ``vram estimate --json``."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    command: Literal["estimate"] = "estimate"
+    tool: ToolDoc
+    scope: Literal["full", "weights_only"]
+    model: ModelDoc
+    settings: SettingsDoc
+    components: dict[str, ComponentDoc]
+    total_bytes: int
+    gpu: GpuDoc | None
+    warnings: list[str]
+
+
+def _component(c: Component) -> ComponentDoc:
+    return ComponentDoc(bytes=c.bytes, note=c.note, details=dict(c.details))
+
+
+def build_document(
+    resolved: Resolved, estimate: Estimate, dtype: str, fit: Fit | None, version: str
+) -> EstimateDocument:
+    """Assemble the document for one estimate (full or weights-only)."""
+    spec = resolved.spec
+    if isinstance(estimate, InferenceEstimate):
+        s = estimate.settings
+        settings = SettingsDoc(
+            dtype=s.dtype, kv_dtype=s.kv_dtype, batch=s.batch, seq_len=s.seq_len, logits=s.logits, mla_cache=s.mla_cache
+        )
+        params, active = estimate.parameters, estimate.active_parameters
+    else:
+        settings = SettingsDoc(dtype=dtype, kv_dtype=None, batch=None, seq_len=None, logits=None, mla_cache=None)
+        params = active = resolved.parameters or 0
+    model = ModelDoc(
+        id=resolved.id,
+        source=resolved.source,
+        architecture=spec.architecture if spec else None,
+        model_type=spec.model_type if spec else None,
+        parameters=params,
+        active_parameters=active,
+        exact=spec.exact if spec else False,
+        location=resolved.location,
+        provenance=resolved.provenance,
+    )
+    gpu = None
+    if fit is not None:
+        gpu = GpuDoc(
+            name=fit.name,
+            memory_bytes=fit.memory_bytes,
+            fits=fit.fits,
+            headroom_bytes=fit.headroom_bytes,
+            warnings=list(fit.warnings),
+        )
+    return EstimateDocument(
+        tool=ToolDoc(version=version),
+        scope="full" if spec is not None else "weights_only",
+        model=model,
+        settings=settings,
+        components={c.name: _component(c) for c in estimate.components},
+        total_bytes=estimate.total_bytes,
+        gpu=gpu,
+        warnings=list(estimate.warnings),
+    )
+
+
+def render_json(doc: EstimateDocument) -> str:
+    """The document as indented JSON text (plain json.dumps: no markup, no wrapping)."""
+    return json.dumps(doc.model_dump(mode="json"), indent=2)
+
+
+def json_schema() -> dict[str, object]:
+    """JSON Schema of the document, as committed in docs/schema/estimate-v1.json."""
+    return EstimateDocument.model_json_schema(mode="serialization")

@@ -1,0 +1,113 @@
+"""The bundled catalogs (models with provenance, GPUs), read from package data."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from vram.core.errors import SettingsError
+from vram.core.gpu import Gpu
+
+_DATA = files("vram") / "data"
+
+
+class Provenance(BaseModel):
+    """Where a catalog entry's config values were read."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    config_url: str
+    read_from: str
+    retrieved: str
+    cross_checked_with: str | None = None
+    notes: str = ""
+
+
+class CatalogModel(BaseModel):
+    """A bundled model: its Hub id, short names, and its real config.json."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+    provenance: Provenance
+    config: dict[str, Any]
+
+
+class UnknownGpuError(SettingsError):
+    """--gpu names no card in the catalog."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        super().__init__(f"unknown GPU {name!r}")
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+@cache
+def models() -> tuple[CatalogModel, ...]:
+    """Every bundled model, sorted by id."""
+    entries = [
+        CatalogModel.model_validate_json(f.read_bytes())
+        for f in (_DATA / "models").iterdir()
+        if f.name.endswith(".json")
+    ]
+    return tuple(sorted(entries, key=lambda m: m.id.lower()))
+
+
+@cache
+def _model_index() -> dict[str, CatalogModel]:
+    index: dict[str, CatalogModel] = {}
+    for m in models():
+        for key in (m.id, m.id.split("/", 1)[-1], *m.aliases):
+            index.setdefault(key.lower(), m)
+    return index
+
+
+def find_model(ref: str) -> CatalogModel | None:
+    """The catalog entry for a repo id, its name part or an alias (case-insensitive), else None."""
+    return _model_index().get(ref.strip().lower())
+
+
+def suggest_models(ref: str, limit: int = 3) -> tuple[str, ...]:
+    """Catalog ids close to ``ref``, best first."""
+    index = _model_index()
+    hits = difflib.get_close_matches(ref.lower(), list(index), n=limit * 3, cutoff=0.5)
+    out: list[str] = []
+    for h in hits:
+        if index[h].id not in out:
+            out.append(index[h].id)
+    return tuple(out[:limit])
+
+
+@cache
+def gpus() -> tuple[Gpu, ...]:
+    """Every bundled GPU, in catalog order."""
+    raw = json.loads((_DATA / "gpus.json").read_bytes())
+    return tuple(Gpu.model_validate(g) for g in raw["gpus"])
+
+
+def find_gpu(name: str) -> Gpu:
+    """A GPU by name or alias, ignoring case, spaces and punctuation ("rtx4090" = "RTX 4090")."""
+    key = _norm(name)
+    index: dict[str, Gpu] = {}
+    for g in gpus():
+        for n in (g.name, *g.aliases):
+            index.setdefault(_norm(n), g)
+    if key in index:
+        return index[key]
+    close = difflib.get_close_matches(key, list(index), n=6, cutoff=0.6)
+    names: list[str] = []
+    for c in close:
+        if index[c].name not in names:
+            names.append(index[c].name)
+    raise UnknownGpuError(name, tuple(names[:3]))

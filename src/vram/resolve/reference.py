@@ -1,0 +1,75 @@
+"""Parse a MODEL argument: a local config, a catalog model, or a bare parameter count."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from vram.core.errors import ModelNotFoundError
+from vram.core.spec import ModelSpec
+from vram.resolve import catalog
+from vram.resolve.local import config_path, read_config
+from vram.resolve.mapping import spec_from_config
+
+Source = Literal["catalog", "local", "parameters"]
+
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmbt]?)\s*$", re.IGNORECASE)
+_SCALE = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+_MIN_COUNT = 10**5
+_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a MODEL argument turned into."""
+
+    ref: str
+    id: str
+    source: Source
+    spec: ModelSpec | None
+    parameters: int | None = None
+    location: str | None = None
+    provenance: str | None = None
+
+
+def parse_parameter_count(text: str) -> int | None:
+    """``7b`` -> 7_000_000_000, ``1.5e9`` -> 1_500_000_000, ``125M`` -> 125_000_000; None if not a count.
+
+    Counts below 100,000 are refused: a bare ``7`` is a typo for ``7b``, not a seven-parameter model.
+    """
+    m = _COUNT.match(text)
+    if m is None:
+        return None
+    value = float(m.group(1)) * _SCALE[m.group(2).lower()]
+    if value < _MIN_COUNT:
+        return None  # "7" or "30" is more likely a typo than a model of seven parameters
+    return round(value)
+
+
+def resolve(ref: str) -> Resolved:
+    """Resolve in order: local path, bundled catalog, parameter count; else ModelNotFoundError."""
+    path = Path(ref).expanduser()
+    if path.exists() or ref.endswith(".json"):
+        file = config_path(path)
+        spec = spec_from_config(read_config(file))
+        return Resolved(ref=ref, id=str(file), source="local", spec=spec, location=str(file.resolve()))
+    entry = catalog.find_model(ref)
+    if entry is not None:
+        spec = spec_from_config(entry.config)
+        prov = entry.provenance
+        return Resolved(
+            ref=ref,
+            id=entry.id,
+            source="catalog",
+            spec=spec,
+            location=prov.config_url,
+            provenance=f"values read from {prov.read_from} on {prov.retrieved}",
+        )
+    count = parse_parameter_count(ref)
+    if count is not None:
+        return Resolved(ref=ref, id=ref.strip(), source="parameters", spec=None, parameters=count)
+    raise ModelNotFoundError(
+        ref, suggestions=catalog.suggest_models(ref), looks_like_repo=bool(_REPO.match(ref.strip()))
+    )

@@ -1,0 +1,145 @@
+"""Inference components: known answers from independent sources, and the layouts they assume."""
+
+from __future__ import annotations
+
+import pytest
+
+from vram.core.dtypes import get_format, quantized_bytes
+from vram.core.errors import SettingsError
+from vram.core.inference import InferenceSettings, estimate_inference, estimate_weights_only, kv_cache
+from vram.core.params import Tensor
+from vram.resolve.mapping import spec_from_config
+
+GIB = 1 << 30
+
+LLAMA_7B = {
+    "model_type": "llama",
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "vocab_size": 32000,
+    "max_position_embeddings": 4096,
+    "torch_dtype": "float16",
+}
+
+
+@pytest.mark.parametrize(("dtype", "gib"), [("fp32", "25.10"), ("fp16", "12.55")])
+def test_llama_7b_weights(dtype: str, gib: str) -> None:
+    """Seed figures: 6,738,415,616 params are 25.10 GiB in fp32 and 12.55 GiB in fp16."""
+    est = estimate_inference(spec_from_config(LLAMA_7B), InferenceSettings(dtype=dtype))
+    assert gib == f"{est.component('weights').bytes / GIB:.2f}"
+
+
+def test_seven_billion_count_rule_of_thumb() -> None:
+    """Seed figure: a 7,000,559,616-parameter model is 26.08 GiB in fp32 (weights only)."""
+    est = estimate_weights_only(7_000_559_616, "fp32")
+    assert "26.08" == f"{est.total_bytes / GIB:.2f}"
+    assert ["weights"] == [c.name for c in est.components]
+
+
+def test_llama3_kv_is_128_kib_per_token() -> None:
+    """Llama-3-8B geometry (32 layers, 8 KV heads x 128) in bf16 caches 128 KiB per token (formulas 5.1)."""
+    cfg = {**LLAMA_7B, "num_key_value_heads": 8, "vocab_size": 128256, "torch_dtype": "bfloat16"}
+    kv = kv_cache(spec_from_config(cfg), "bf16", batch=1, seq_len=1, mla_cache="latent")
+    assert 128 * 1024 == kv.bytes
+
+
+def test_mistral_small_kv_matches_vllm_measurement() -> None:
+    """40 layers x 8 KV heads x 128 in bf16 = 160 KiB/token, as vLLM measured for Mistral-Small-24B (llm-d)."""
+    cfg = {**LLAMA_7B, "num_hidden_layers": 40, "num_key_value_heads": 8, "hidden_size": 5120, "head_dim": 128}
+    kv = kv_cache(spec_from_config(cfg), "bf16", batch=1, seq_len=1000, mla_cache="latent")
+    assert 160 * 1024 * 1000 == kv.bytes
+
+
+def test_sliding_layers_cap_at_the_window() -> None:
+    """A layer with a sliding window holds at most `window` tokens; full layers hold them all."""
+    cfg = {**LLAMA_7B, "model_type": "gemma2", "num_hidden_layers": 4, "sliding_window": 1024, "head_dim": 128}
+    spec = spec_from_config(cfg)  # Gemma 2: layers alternate sliding / full; 4 KV heads by default
+    kv = kv_cache(spec, "bf16", batch=2, seq_len=8192, mla_cache="latent")
+    per_token_layer = 2 * 4 * 128 * 2
+    assert per_token_layer * 2 * (2 * 8192 + 2 * 1024) == kv.bytes
+
+
+def test_mla_latent_vs_expanded() -> None:
+    """MLA caches kv_lora_rank + rope per token (vLLM) or a x (d_qk + d_v) per token (transformers)."""
+    cfg = {
+        "model_type": "deepseek_v3",
+        "hidden_size": 7168,
+        "num_hidden_layers": 61,
+        "num_attention_heads": 128,
+        "vocab_size": 129280,
+        "kv_lora_rank": 512,
+        "qk_rope_head_dim": 64,
+        "qk_nope_head_dim": 128,
+        "v_head_dim": 128,
+    }
+    spec = spec_from_config(cfg)
+    latent = kv_cache(spec, "bf16", 1, 1, "latent")
+    expanded = kv_cache(spec, "bf16", 1, 1, "expanded")
+    assert 576 * 2 * 61 == latent.bytes  # 68.6 KiB/token, formulas.md 5.1
+    assert 128 * (192 + 128) * 2 * 61 == expanded.bytes
+
+
+def test_quantized_kv_blocks() -> None:
+    """llama.cpp q8_0 KV stores 34 bytes per 32 elements of each K and V row."""
+    spec = spec_from_config({**LLAMA_7B, "num_key_value_heads": 8})
+    kv = kv_cache(spec, "q8_0", 1, 1, "latent")
+    assert 2 * (8 * 128 // 32) * 34 * 32 == kv.bytes
+
+
+def _linear(out: int, inp: int) -> Tensor:
+    return Tensor("attn_q", (out, inp), "attention", 0)
+
+
+def test_nf4_is_4_5_bits_without_double_quant() -> None:
+    """bnb NF4: packed 4-bit codes + one fp32 absmax per 64 weights = 4.5 bits exactly."""
+    assert 4096 * 4096 * 4.5 / 8 == quantized_bytes(get_format("nf4"), _linear(4096, 4096))
+
+
+def test_nf4_double_quant() -> None:
+    """Double quantization: uint8 absmax per 64, fp32 absmax per 256 blocks, one fp32 offset."""
+    blocks = 4096 * 4096 // 64
+    expected = 4096 * 4096 // 2 + blocks + blocks // 256 * 4 + 4
+    assert expected == quantized_bytes(get_format("nf4-dq"), _linear(4096, 4096))
+
+
+def test_gptq_layout() -> None:
+    """GPTQ 4-bit g128 on a 4096x4096 Linear: qweight + qzeros + fp16 scales + g_idx = 4.164 bits."""
+    b = quantized_bytes(get_format("gptq"), _linear(4096, 4096))
+    assert 8_388_608 + 65_536 + 262_144 + 16_384 == b
+
+
+def test_llm_int8_row_scales() -> None:
+    """LLM.int8: one int8 per weight plus one fp32 scale per output row."""
+    assert 11008 * 4096 + 4 * 11008 == quantized_bytes(get_format("int8"), _linear(11008, 4096))
+
+
+def test_int4_maps_to_nf4_and_keeps_head_in_fp16() -> None:
+    """--dtype int4 is bnb NF4; embeddings and lm_head stay in the checkpoint's fp16."""
+    est = estimate_inference(spec_from_config(LLAMA_7B), InferenceSettings(dtype="int4"))
+    assert "nf4" == est.settings.dtype
+    embedding_and_head = 2 * 32000 * 4096
+    norms = (2 * 32 + 1) * 4096
+    assert (embedding_and_head + norms) * 2 == est.component("weights").details["bytes_fp16"]
+
+
+def test_unknown_kv_dtype_is_a_settings_error() -> None:
+    """A KV dtype we do not know is refused with a SettingsError, not guessed."""
+    with pytest.raises(SettingsError):
+        estimate_inference(spec_from_config(LLAMA_7B), InferenceSettings(kv_dtype="int3"))
+
+
+def test_default_context_is_capped_by_the_model() -> None:
+    """Without --seq-len the context is 4096, or the model's maximum when smaller."""
+    est = estimate_inference(spec_from_config({**LLAMA_7B, "max_position_embeddings": 2048}))
+    assert 2048 == est.settings.seq_len
+
+
+def test_logits_all_positions_dominate_for_large_vocab() -> None:
+    """With logits for every position, a 128k vocabulary makes the logits the widest step."""
+    cfg = {**LLAMA_7B, "vocab_size": 128256}
+    est = estimate_inference(spec_from_config(cfg), InferenceSettings(logits="all", seq_len=4096))
+    acts = est.component("activations")
+    assert "logits" == acts.details["widest_step"]
+    assert 4096 * 128256 * 2 + 128256 * 4 == acts.details["logits_bytes"]
