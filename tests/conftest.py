@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ class NetworkRefusedError(OSError):
 
 
 @pytest.fixture(autouse=True)
-def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """NO_COLOR, fixed COLUMNS, a temporary HF_HOME, offline Hub, and sockets only to 127.0.0.1."""
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
@@ -40,4 +39,3 @@ def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
         raise NetworkRefusedError(f"tests may not reach {address!r}")
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    yield

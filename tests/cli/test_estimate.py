@@ -169,6 +169,7 @@ def test_internal_error_exits_five(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vram.core.inference, "estimate_inference", boom)
     code, out, err = run("estimate", QWEN)
     assert ExitCode.INTERNAL == code
+    assert "" == out
     assert "VRAM_DEBUG=1" in err
     assert "Traceback" not in err
 

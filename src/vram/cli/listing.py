@@ -77,13 +77,15 @@ def gpus(units: UnitsOpt = UnitsChoice.GiB, json_out: JsonOpt = False) -> None:
 def dtypes(json_out: JsonOpt = False) -> None:
     """List the weight formats --dtype accepts, with nominal bits per weight and their source."""
     with guard():
+        from dataclasses import asdict
+
         from vram.core.dtypes import ALIASES, FORMATS
 
         if json_out:
             payload = {
                 "schema_version": 1,
                 "command": "dtypes",
-                "formats": [f.model_dump(mode="json") for f in FORMATS.values()],
+                "formats": [asdict(f) for f in FORMATS.values()],
                 "aliases": ALIASES,
             }
             print(json.dumps(payload, indent=2))

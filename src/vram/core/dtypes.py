@@ -28,10 +28,9 @@ Sources (library code paths, read for this table):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from math import ceil
 from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 
 from vram.core.errors import UnknownFormatError
 from vram.core.params import MATRIX_ROLES, Role, Tensor
@@ -53,10 +52,9 @@ _TORCH_NAMES: dict[str, str] = {
 }
 
 
-class Format(BaseModel):
-    """One way of storing weights."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One way of storing weights (an entry of the constant table below, so a plain dataclass)."""
 
     name: str
     kind: Kind

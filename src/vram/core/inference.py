@@ -90,25 +90,24 @@ def base_dtype(spec: ModelSpec, fmt: Format) -> str:
     return own if own in ("fp16", "bf16") else "bf16"
 
 
-def price_tensor(spec: ModelSpec, fmt: Format, t: Tensor) -> tuple[str, int]:
-    """(storage type, bytes) of one parameter tensor in ``fmt``."""
+def price_tensor(spec: ModelSpec, fmt: Format, t: Tensor) -> list[tuple[str, int]]:
+    """(storage type, bytes) of what ``fmt`` stores for one parameter tensor (GGUF may split one in two)."""
     if fmt.kind == "gguf":
-        kind = gguf.tensor_type(fmt, spec, t)
-        return kind, gguf.tensor_bytes(kind, t)
+        return gguf.tensor_bytes(fmt, spec, t)
     if t.role in quantized_roles(fmt, spec.moe is not None):
-        return fmt.name, quantized_bytes(fmt, t)
+        return [(fmt.name, quantized_bytes(fmt, t))]
     kind = base_dtype(spec, fmt)
-    return kind, t.numel * FLOAT_BYTES[kind]
+    return [(kind, t.numel * FLOAT_BYTES[kind])]
 
 
 def weight_bytes(spec: ModelSpec, fmt: Format, ts: list[Tensor]) -> tuple[list[int], dict[str, int]]:
-    """Bytes of each parameter tensor in ``fmt``, and the total per storage type."""
+    """Bytes of each stored weight tensor in ``fmt``, and the total per storage type."""
     sizes: list[int] = []
     by_type: dict[str, int] = {}
     for t in ts:
-        kind, b = price_tensor(spec, fmt, t)
-        sizes.append(b)
-        by_type[kind] = by_type.get(kind, 0) + b
+        for kind, b in price_tensor(spec, fmt, t):
+            sizes.append(b)
+            by_type[kind] = by_type.get(kind, 0) + b
     return sizes, by_type
 
 
