@@ -338,30 +338,36 @@ def ggml_bytes(ggml_type: str, t: Tensor) -> int:
     return ceil(t.shape[-1] / blk) * size * rows
 
 
-def quantized_bytes(fmt: Format, t: Tensor) -> int:
-    """Bytes of one converted tensor in ``fmt`` (codes + scales + zero points)."""
+def quantized_parts(fmt: Format, t: Tensor) -> list[int]:
+    """Bytes of each tensor the library stores for one converted weight (codes, scales, zero points...).
+
+    Fused experts are stored as one stacked tensor per part, so each part covers all experts.
+    """
     n, out, inp = _matrices(t)
     b, g = fmt.bits, fmt.group_size or inp
+    groups = ceil(inp / g)
     if fmt.kind == "bnb-int8":
-        per = out * inp + 4 * out
+        parts = [out * inp, 4 * out]  # CB int8, SCB fp32 per row
     elif fmt.kind == "bnb-4bit":
-        numel = out * inp
-        blocks = ceil(numel / 64)
-        scales = blocks + ceil(blocks / 256) * 4 + 4 if fmt.double_quant else 4 * blocks
-        per = ceil(numel / 2) + scales
-    elif fmt.kind == "gptq":
-        groups = ceil(inp / g)
-        per = ceil(inp * b / 32) * out * 4 + groups * ceil(out * b / 32) * 4 + groups * out * 2 + inp * 4
-    elif fmt.kind == "awq":
-        groups = ceil(inp / g)
-        per = inp * ceil(out / 8) * 4 + groups * ceil(out / 8) * 4 + groups * out * 2
-    elif fmt.kind == "fp8":
-        per = out * inp + 4
-    elif fmt.kind == "fp8-block":
-        per = out * inp + ceil(out / 128) * ceil(inp / 128) * 4
-    elif fmt.kind == "mxfp4":
-        per = out * ceil(inp / 32) * 17
+        blocks = ceil(out * inp / 64)
+        absmax = [blocks, ceil(blocks / 256) * 4, 4] if fmt.double_quant else [4 * blocks]
+        parts = [ceil(out * inp / 2), *absmax]
+    elif fmt.kind == "gptq":  # qweight, qzeros, scales, g_idx
+        parts = [ceil(inp * b / 32) * out * 4, groups * ceil(out * b / 32) * 4, groups * out * 2, inp * 4]
+    elif fmt.kind == "awq":  # qweight, qzeros, scales
+        parts = [inp * ceil(out / 8) * 4, groups * ceil(out / 8) * 4, groups * out * 2]
+    elif fmt.kind == "fp8":  # weight, weight_scale
+        parts = [out * inp, 4]
+    elif fmt.kind == "fp8-block":  # weight, weight_scale_inv
+        parts = [out * inp, ceil(out / 128) * ceil(inp / 128) * 4]
+    elif fmt.kind == "mxfp4":  # blocks (16 B per 32), scales (1 B per 32)
+        parts = [out * ceil(inp / 32) * 16, out * ceil(inp / 32)]
     else:  # float and gguf are priced elsewhere
         msg = f"{fmt.name} is not a per-tensor quantization format"
         raise ValueError(msg)
-    return n * per
+    return [n * p for p in parts]
+
+
+def quantized_bytes(fmt: Format, t: Tensor) -> int:
+    """Bytes of one converted tensor in ``fmt`` (codes + scales + zero points)."""
+    return sum(quantized_parts(fmt, t))

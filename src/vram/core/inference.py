@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from vram.core import gguf
-from vram.core.dtypes import FLOAT_BYTES, Format, float_name, get_format, quantized_bytes, quantized_roles
+from vram.core.dtypes import FLOAT_BYTES, Format, float_name, get_format, quantized_parts, quantized_roles
 from vram.core.errors import SettingsError
 from vram.core.overhead import CUDA_CONTEXT_BYTES, allocator_bytes
 from vram.core.params import Tensor, count_parameters, tensors
@@ -91,11 +91,15 @@ def base_dtype(spec: ModelSpec, fmt: Format) -> str:
 
 
 def price_tensor(spec: ModelSpec, fmt: Format, t: Tensor) -> list[tuple[str, int]]:
-    """(storage type, bytes) of what ``fmt`` stores for one parameter tensor (GGUF may split one in two)."""
+    """(storage type, bytes) of each tensor ``fmt`` stores for one parameter tensor.
+
+    A quantized weight is several stored tensors (codes, scales, zero points), each its own
+    allocation; GGUF splits DeepSeek's kv_b in two.
+    """
     if fmt.kind == "gguf":
         return gguf.tensor_bytes(fmt, spec, t)
     if t.role in quantized_roles(fmt, spec.moe is not None):
-        return [(fmt.name, quantized_bytes(fmt, t))]
+        return [(fmt.name, b) for b in quantized_parts(fmt, t)]
     kind = base_dtype(spec, fmt)
     return [(kind, t.numel * FLOAT_BYTES[kind])]
 
@@ -198,7 +202,7 @@ def activations(spec: ModelSpec, act_bytes: int, batch: int, seq_len: int, logit
     peak = residual + max(layer_peak, logits_peak)
     widest = "logits" if logits_peak > layer_peak else step
     note = (
-        f"prefill of {batch} x {seq_len:,} tokens, fused attention; widest step: {widest}; "
+        f"prefill of {batch} x {seq_len:,} tokens with fused attention; widest step: {widest}; "
         f"logits for {'the last position' if logits == 'last' else 'every position'}"
     )
     details: dict[str, int | float | str] = {
@@ -230,13 +234,19 @@ def estimate_inference(spec: ModelSpec, settings: InferenceSettings | None = Non
     ts = tensors(spec)
     count = count_parameters(spec, ts)
     sizes, by_type = weight_bytes(spec, fmt, ts)
+    if fmt.kind in ("bnb-int8", "bnb-4bit") and spec.moe is not None:
+        experts = count.by_role.get("expert", 0)
+        warnings.append(
+            f"bitsandbytes (transformers 5) converts only nn.Linear layers: the {experts:,} fused expert "
+            f"parameters stay in {base_dtype(spec, fmt)}; a GGUF, GPTQ, AWQ or MXFP4 format quantizes experts"
+        )
     w_bytes = sum(sizes)
     bits = 8 * w_bytes / count.total
     mix = ", ".join(f"{k} {v / w_bytes:.0%}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]))
     weights = Component(
         name="weights",
         bytes=w_bytes,
-        note=f"{count.total:,} params in {fmt.name} ({bits:.2f} bits/param avg; {mix})",
+        note=f"{count.total:,} params, {bits:.2f} bits each on average: {mix}",
         details={"bits_per_parameter": round(bits, 4), **{f"bytes_{k}": v for k, v in by_type.items()}},
     )
     kv = kv_cache(spec, kv_dtype, s.batch, seq_len, s.mla_cache)
@@ -265,16 +275,16 @@ def _overhead(spec: ModelSpec, fmt: Format, weight_sizes: list[int], context: in
     """CUDA context plus the caching allocator's rounding of the weight and KV allocations."""
     if fmt.kind == "gguf":
         rounding = 0
-        how = "llama.cpp allocates one buffer per device: no per-tensor rounding"
+        how = "no allocator rounding (llama.cpp: one buffer per device)"
     else:
         per_layer_kv = kv_bytes // spec.num_layers
         sizes = weight_sizes + [per_layer_kv] * spec.num_layers
         rounding = allocator_bytes(sizes) - sum(sizes)
-        how = "PyTorch caching-allocator rounding of weight and KV allocations (c10 kRoundLarge 2 MiB)"
+        how = f"PyTorch allocator rounding {rounding / (1 << 20):,.0f} MiB (2 MiB pages)"
     return Component(
         name="overhead",
         bytes=context + rounding,
-        note=f"CUDA context {context / (1 << 20):.0f} MiB (measured 0.47 GiB, lazy loading) + {how}",
+        note=f"CUDA context {context / (1 << 20):.0f} MiB + {how}",
         details={"cuda_context_bytes": context, "allocator_rounding_bytes": rounding},
     )
 
