@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from vram._version import __version__
 from vram.core.errors import VramError
 from vram.core.gpu import Fit, Gpu, check_fit
 from vram.core.inference import (
@@ -51,14 +52,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Lazy attributes: the version (from installed metadata) and the resolver (it does I/O)."""
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("vram")
-        except PackageNotFoundError:  # running from a source tree that was never installed
-            return "0+unknown"
+    """Lazy attributes: the resolver and config mapping (they read files) load on first use."""
     if name in ("resolve", "Resolved"):
         from vram.resolve import reference
 

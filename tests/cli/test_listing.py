@@ -33,3 +33,12 @@ def test_dtypes_lists_sources() -> None:
     formats = json.loads(result.stdout)["formats"]
     assert all(f["source"] for f in formats)
     assert {"nf4", "Q4_K_M", "mxfp4", "fp8"} <= {f["name"] for f in formats}
+
+
+def test_version() -> None:
+    """vram --version prints the package version and exits 0."""
+    from vram import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert 0 == result.exit_code
+    assert f"vram {__version__}\n" == result.stdout

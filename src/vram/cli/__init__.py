@@ -13,6 +13,7 @@ app = typer.Typer(
     name="vram",
     help="How much GPU memory does a model need? Exact parameters, sourced estimates, offline.",
     no_args_is_help=True,
+    invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

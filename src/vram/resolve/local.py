@@ -35,7 +35,7 @@ def read_config(path: Path) -> dict[str, Any]:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigFileError(str(file), f"larger than {MAX_CONFIG_BYTES >> 20} MiB; not a config.json")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigFileError(str(file), "not UTF-8 text") from None
     except json.JSONDecodeError as e:

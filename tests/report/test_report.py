@@ -1,0 +1,56 @@
+"""The JSON document (golden file) and the unit formatting."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from vram.core.inference import InferenceSettings, estimate_inference
+from vram.report.document import build_document, render_json
+from vram.report.units import fmt_bytes, fmt_params
+from vram.resolve.reference import resolve
+
+from ..conftest import FIXTURES
+
+GOLDEN = Path(__file__).parent / "golden_llama_bias_int4.json"
+
+
+def test_document_matches_golden() -> None:
+    """The whole --json document for a fixture model equals the committed golden file.
+
+    Regenerate deliberately with VRAM_REGEN_GOLDEN=1 after an intended change, and review the diff.
+    """
+    resolved = resolve(str(FIXTURES / "configs" / "llama-bias.json"))
+    assert resolved.spec is not None
+    est = estimate_inference(resolved.spec, InferenceSettings(dtype="int4", seq_len=512, batch=2))
+    doc = json.loads(render_json(build_document(resolved, est, "nf4", None, "test")))
+    doc["model"]["id"] = doc["model"]["location"] = "llama-bias.json"
+    if os.environ.get("VRAM_REGEN_GOLDEN"):
+        GOLDEN.write_text(json.dumps(doc, indent=2) + "\n")
+    assert json.loads(GOLDEN.read_text()) == doc
+
+
+@pytest.mark.parametrize(
+    ("n", "units", "text"),
+    [
+        (12 * 2**30, "GiB", "12.00 GiB"),
+        (12 * 2**30, "GB", "12.88 GB"),
+        (5 * 2**20, "GiB", "5.0 MiB"),
+        (5 * 10**6, "GB", "5.0 MB"),
+        (-3 * 2**30, "GiB", "-3.00 GiB"),
+    ],
+)
+def test_fmt_bytes_labels_match_divisors(n: int, units: str, text: str) -> None:
+    """GiB always divides by 2^30 and GB by 10^9; small sizes drop to MiB / MB."""
+    assert text == fmt_bytes(n, units)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("n", "text"), [(6_738_415_616, "6.74 B"), (124_439_808, "124.4 M"), (671 * 10**9, "671.00 B")]
+)
+def test_fmt_params(n: int, text: str) -> None:
+    """Parameter counts are shown in decimal units (they are counts, not bytes)."""
+    assert text == fmt_params(n)

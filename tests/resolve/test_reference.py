@@ -1,0 +1,117 @@
+"""MODEL arguments: local paths, catalog names and aliases, parameter counts, and what fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vram.core.errors import ConfigFileError, ModelNotFoundError, SpecError
+from vram.resolve import catalog
+from vram.resolve.local import MAX_CONFIG_BYTES, read_config
+from vram.resolve.reference import parse_parameter_count, resolve
+
+from ..conftest import FIXTURES
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("7b", 7_000_000_000),
+        ("70B", 70_000_000_000),
+        ("1.5e9", 1_500_000_000),
+        ("125m", 125_000_000),
+        ("7000559616", 7_000_559_616),
+        ("0.5B", 500_000_000),
+    ],
+)
+def test_parameter_counts(text: str, count: int) -> None:
+    """Counts with suffixes, exponents or as plain integers are understood."""
+    assert count == parse_parameter_count(text)
+
+
+@pytest.mark.parametrize("text", ["7", "llama", "7bb", "", "1e3"])
+def test_not_parameter_counts(text: str) -> None:
+    """Tiny or malformed counts are not taken for a model size."""
+    assert parse_parameter_count(text) is None
+
+
+@pytest.mark.parametrize("ref", ["Qwen/Qwen2.5-7B", "qwen/qwen2.5-7b", "Qwen2.5-7B", "qwen2.5-7b", " QWEN2.5-7B "])
+def test_catalog_lookup_is_case_insensitive(ref: str) -> None:
+    """Catalog models resolve by id, name part or alias, in any case."""
+    resolved = resolve(ref)
+    assert ("Qwen/Qwen2.5-7B", "catalog") == (resolved.id, resolved.source)
+    assert resolved.provenance
+    assert "read from" in resolved.provenance
+
+
+def test_local_folder_and_file(tmp_path: Path) -> None:
+    """A folder with config.json and the file itself both resolve, as local."""
+    src = FIXTURES / "configs" / "qwen3-small.json"
+    (tmp_path / "config.json").write_text(src.read_text())
+    by_folder, by_file = resolve(str(tmp_path)), resolve(str(tmp_path / "config.json"))
+    assert "local" == by_folder.source == by_file.source
+    assert by_folder.spec == by_file.spec
+
+
+def test_local_path_wins_over_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder named like a catalog alias is read from disk first."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "qwen2.5-7b"
+    folder.mkdir()
+    (folder / "config.json").write_text((FIXTURES / "configs" / "qwen2-small.json").read_text())
+    assert "local" == resolve("qwen2.5-7b").source
+
+
+def test_unknown_repo_suggests_catalog_names() -> None:
+    """A near miss of a catalog id is refused with close suggestions."""
+    with pytest.raises(ModelNotFoundError) as info:
+        resolve("Qwen/Qwen2.5-8B")
+    assert info.value.looks_like_repo
+    assert "Qwen/Qwen2.5-7B" in info.value.suggestions
+
+
+def test_oversized_config_is_refused(tmp_path: Path) -> None:
+    """A config.json beyond the size bound is refused without being parsed."""
+    big = tmp_path / "config.json"
+    big.write_bytes(b"{" + b" " * (MAX_CONFIG_BYTES + 10) + b"}")
+    with pytest.raises(ConfigFileError, match="larger than"):
+        read_config(big)
+
+
+@pytest.mark.parametrize(("content", "reason"), [(b"[1, 2]", "JSON object"), (b"\xff\xfe", "UTF-8"), (b"{", "JSON")])
+def test_bad_config_files(tmp_path: Path, content: bytes, reason: str) -> None:
+    """Non-object JSON, binary junk and truncated JSON each get their own message."""
+    f = tmp_path / "config.json"
+    f.write_bytes(content)
+    with pytest.raises(ConfigFileError, match=reason):
+        read_config(f)
+
+
+def test_folder_without_config(tmp_path: Path) -> None:
+    """A folder without config.json says so."""
+    with pytest.raises(ConfigFileError, match=r"no config\.json"):
+        resolve(str(tmp_path))
+
+
+def test_catalog_entries_are_unique_and_sourced() -> None:
+    """Every catalog model has a distinct id and aliases, a config URL and where its values were read."""
+    seen: set[str] = set()
+    for m in catalog.models():
+        keys = {m.id.lower(), *(a.lower() for a in m.aliases)}
+        assert not keys & seen, keys & seen
+        seen |= keys
+        assert m.provenance.config_url.startswith("https://huggingface.co/")
+        assert m.provenance.read_from
+        assert m.config["model_type"]
+
+
+def test_layer_types_must_match_layers() -> None:
+    """A layer_types list of the wrong length is a SpecError, not a silent truncation."""
+    cfg = json.loads((FIXTURES / "configs" / "gemma2-small.json").read_text())
+    cfg["layer_types"] = ["full_attention"]
+    from vram.resolve.mapping import spec_from_config
+
+    with pytest.raises(SpecError, match="layer_types"):
+        spec_from_config(cfg)
