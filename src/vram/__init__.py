@@ -19,6 +19,7 @@ from vram.core.gpu import Fit, Gpu, check_fit
 from vram.core.inference import (
     InferenceEstimate,
     InferenceSettings,
+    WeightsEstimate,
     estimate_inference,
     estimate_weights_only,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "ModelSpec",
     "Resolved",
     "VramError",
+    "WeightsEstimate",
     "__version__",
     "check_fit",
     "count_parameters",

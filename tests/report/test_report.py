@@ -26,7 +26,7 @@ def test_document_matches_golden() -> None:
     resolved = resolve(str(FIXTURES / "configs" / "llama-bias.json"))
     assert resolved.spec is not None
     est = estimate_inference(resolved.spec, InferenceSettings(dtype="int4", seq_len=512, batch=2))
-    doc = json.loads(render_json(build_document(resolved, est, "nf4", None, "test")))
+    doc = json.loads(render_json(build_document(resolved, est, None, "test")))
     doc["model"]["id"] = doc["model"]["location"] = "llama-bias.json"
     if os.environ.get("VRAM_REGEN_GOLDEN"):
         GOLDEN.write_text(json.dumps(doc, indent=2) + "\n")

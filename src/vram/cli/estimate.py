@@ -88,28 +88,16 @@ def estimate(
     with guard():
         from vram import __version__
         from vram.core.gpu import check_fit
-        from vram.core.inference import (
-            DEFAULT_COUNT_DTYPE,
-            InferenceSettings,
-            base_dtype,
-            estimate_inference,
-            estimate_weights_only,
-        )
-        from vram.core.result import Estimate
+        from vram.core.inference import InferenceSettings, WeightsEstimate, estimate_inference, estimate_weights_only
         from vram.report.document import build_document, render_json
         from vram.resolve import resolve
         from vram.resolve.catalog import find_gpu
 
         card = find_gpu(gpu) if gpu is not None else None
         resolved = resolve(model)
-        est: Estimate
+        est: WeightsEstimate
         if resolved.spec is None:
-            fmt_name = dtype or DEFAULT_COUNT_DTYPE
-            est = estimate_weights_only(resolved.parameters or 0, fmt_name)
-            from vram.core.dtypes import get_format
-
-            fmt = get_format(fmt_name)
-            compute = fmt.name if fmt.kind == "float" else "fp16"
+            est = estimate_weights_only(resolved.parameters or 0, dtype)
         else:
             settings = InferenceSettings(
                 dtype=dtype,
@@ -120,10 +108,8 @@ def estimate(
                 mla_cache=mla_cache.value,
             )
             est = estimate_inference(resolved.spec, settings)
-            fmt = est.format
-            compute = base_dtype(resolved.spec, fmt)
-        fit = check_fit(est, card, fmt, compute) if card is not None else None
-        doc = build_document(resolved, est, fmt.name, fit, __version__)
+        fit = check_fit(est, card) if card is not None else None
+        doc = build_document(resolved, est, fit, __version__)
 
         if json_out:
             print(render_json(doc))

@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vram.core.dtypes import Format
-from vram.core.result import Estimate
+from vram.core.inference import WeightsEstimate
 
 
 class Gpu(BaseModel):
@@ -43,8 +42,9 @@ class Fit(BaseModel):
     warnings: tuple[str, ...] = ()
 
 
-def check_fit(estimate: Estimate, gpu: Gpu, fmt: Format, compute_dtype: str) -> Fit:
+def check_fit(estimate: WeightsEstimate, gpu: Gpu) -> Fit:
     """Whether ``estimate`` fits ``gpu``, with warnings for formats the card does not run natively."""
+    fmt, compute_dtype = estimate.format, estimate.compute_dtype
     warnings: list[str] = []
     where = f"{gpu.name} ({gpu.architecture})"
     if "bf16" in (fmt.needs, compute_dtype) and not gpu.bf16:

@@ -66,13 +66,19 @@ class ResolvedSettings(BaseModel):
     mla_cache: MlaCache
 
 
-class InferenceEstimate(Estimate):
-    """An inference estimate plus the facts it was computed from."""
+class WeightsEstimate(Estimate):
+    """An estimate for weights in one format, with the facts it was computed from."""
 
     parameters: int
+    format: Format
+    compute_dtype: str = Field(description="dtype of unconverted tensors, activations and the KV cache")
+
+
+class InferenceEstimate(WeightsEstimate):
+    """An inference estimate: weights, KV cache, activations, overhead."""
+
     active_parameters: int
     settings: ResolvedSettings
-    format: Format
 
 
 def default_dtype(spec: ModelSpec) -> str:
@@ -80,11 +86,15 @@ def default_dtype(spec: ModelSpec) -> str:
     return spec.quantization or float_name(spec.torch_dtype) or "fp32"
 
 
-def base_dtype(spec: ModelSpec, fmt: Format) -> str:
-    """Dtype of the tensors a format leaves unconverted, and of activations and the KV cache."""
+def compute_dtype(fmt: Format, torch_dtype: str | None) -> str:
+    """Dtype of the tensors a format leaves unconverted, and of activations and the KV cache.
+
+    Float formats compute in themselves; quantized ones keep the checkpoint's 16-bit dtype (bf16
+    when it names none or fp32); GGUF is llama.cpp's f16.
+    """
     if fmt.kind == "float":
         return fmt.name
-    own = float_name(spec.torch_dtype)
+    own = float_name(torch_dtype)
     if fmt.kind == "gguf":
         return "fp16"  # llama.cpp keeps its KV cache in f16 by default (--cache-type-k f16)
     return own if own in ("fp16", "bf16") else "bf16"
@@ -100,7 +110,7 @@ def price_tensor(spec: ModelSpec, fmt: Format, t: Tensor) -> list[tuple[str, int
         return gguf.tensor_bytes(fmt, spec, t)
     if t.role in quantized_roles(fmt, spec.moe is not None):
         return [(fmt.name, b) for b in quantized_parts(fmt, t)]
-    kind = base_dtype(spec, fmt)
+    kind = compute_dtype(fmt, spec.torch_dtype)
     return [(kind, t.numel * FLOAT_BYTES[kind])]
 
 
@@ -219,7 +229,7 @@ def estimate_inference(spec: ModelSpec, settings: InferenceSettings | None = Non
     s = settings or InferenceSettings()
     fmt = get_format(s.dtype or default_dtype(spec))
     seq_len = context_length(spec, s.seq_len)
-    compute = base_dtype(spec, fmt)
+    compute = compute_dtype(fmt, spec.torch_dtype)
     kv_dtype = (s.kv_dtype or compute).lower()
     kv_dtype = float_name(kv_dtype) or kv_dtype
     if kv_dtype not in KV_DTYPES:
@@ -238,7 +248,7 @@ def estimate_inference(spec: ModelSpec, settings: InferenceSettings | None = Non
         experts = count.by_role.get("expert", 0)
         warnings.append(
             f"bitsandbytes (transformers 5) converts only nn.Linear layers: the {experts:,} fused expert "
-            f"parameters stay in {base_dtype(spec, fmt)}; a GGUF, GPTQ, AWQ or MXFP4 format quantizes experts"
+            f"parameters stay in {compute}; a GGUF, GPTQ, AWQ or MXFP4 format quantizes experts"
         )
     w_bytes = sum(sizes)
     bits = 8 * w_bytes / count.total
@@ -260,6 +270,7 @@ def estimate_inference(spec: ModelSpec, settings: InferenceSettings | None = Non
         parameters=count.total,
         active_parameters=count.active,
         format=fmt,
+        compute_dtype=compute,
         settings=ResolvedSettings(
             dtype=fmt.name,
             kv_dtype=kv_dtype,
@@ -293,7 +304,7 @@ DEFAULT_COUNT_DTYPE = "fp16"
 """dtype for a bare parameter count: 16-bit, the precision most checkpoints ship in."""
 
 
-def estimate_weights_only(parameters: int, dtype: str | None = None) -> Estimate:
+def estimate_weights_only(parameters: int, dtype: str | None = None) -> WeightsEstimate:
     """Rule of thumb for a bare parameter count: parameters x bits per weight, nothing else.
 
     Without an architecture there is no KV cache, activation or per-tensor layout to compute, so
@@ -305,4 +316,9 @@ def estimate_weights_only(parameters: int, dtype: str | None = None) -> Estimate
         f"rule of thumb: {parameters:,} params x {fmt.nominal_bits:g} bits ({fmt.name}); "
         "weights only: give a config or catalog model for KV cache, activations and overhead"
     )
-    return Estimate(components=(Component(name="weights", bytes=total, note=note),))
+    return WeightsEstimate(
+        components=(Component(name="weights", bytes=total, note=note),),
+        parameters=parameters,
+        format=fmt,
+        compute_dtype=compute_dtype(fmt, None),
+    )

@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from vram.core.gpu import Fit
-from vram.core.inference import InferenceEstimate
-from vram.core.result import Component, Estimate
+from vram.core.inference import InferenceEstimate, WeightsEstimate
+from vram.core.result import Component
 from vram.resolve.reference import Resolved
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -93,9 +93,7 @@ def _component(c: Component) -> ComponentDoc:
     return ComponentDoc(bytes=c.bytes, note=c.note, details=dict(c.details))
 
 
-def build_document(
-    resolved: Resolved, estimate: Estimate, dtype: str, fit: Fit | None, version: str
-) -> EstimateDocument:
+def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | None, version: str) -> EstimateDocument:
     """Assemble the document for one estimate (full or weights-only)."""
     spec = resolved.spec
     if isinstance(estimate, InferenceEstimate):
@@ -105,8 +103,9 @@ def build_document(
         )
         params, active = estimate.parameters, estimate.active_parameters
     else:
-        settings = SettingsDoc(dtype=dtype, kv_dtype=None, batch=None, seq_len=None, logits=None, mla_cache=None)
-        params = active = resolved.parameters or 0
+        name = estimate.format.name
+        settings = SettingsDoc(dtype=name, kv_dtype=None, batch=None, seq_len=None, logits=None, mla_cache=None)
+        params = active = estimate.parameters
     model = ModelDoc(
         id=resolved.id,
         source=resolved.source,
