@@ -12,7 +12,7 @@ from vram.core.inference import WeightsEstimate
 class Gpu(BaseModel):
     """One accelerator: its memory and the number formats its tensor cores run natively."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     name: str
     aliases: tuple[str, ...] = ()
@@ -33,7 +33,7 @@ class Gpu(BaseModel):
 class Fit(BaseModel):
     """The verdict for one GPU."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     memory_bytes: int

@@ -42,7 +42,7 @@ MlaCache = Literal["latent", "expanded"]
 class InferenceSettings(BaseModel):
     """What the user asked for; None means "the model's default"."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
     dtype: str | None = None
     kv_dtype: str | None = None
@@ -56,7 +56,7 @@ class InferenceSettings(BaseModel):
 class ResolvedSettings(BaseModel):
     """The settings an estimate was computed with, defaults filled in."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     dtype: str
     kv_dtype: str

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 class Component(BaseModel):
     """One line of an estimate: what it is, how many bytes, and the assumption behind it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     name: str
     bytes: int = Field(ge=0)
@@ -19,7 +19,7 @@ class Component(BaseModel):
 class Estimate(BaseModel):
     """A memory estimate: the components and what they add up to."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     components: tuple[Component, ...]
     warnings: tuple[str, ...] = ()

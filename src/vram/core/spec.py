@@ -21,7 +21,7 @@ LayerKind = Literal["full", "sliding"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class MLA(_Frozen):

@@ -21,7 +21,7 @@ SCHEMA_VERSION: Literal[1] = 1
 
 
 class _Doc(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class ToolDoc(_Doc):

@@ -19,7 +19,7 @@ _DATA = files("vram") / "data"
 class Provenance(BaseModel):
     """Where a catalog entry's config values were read."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="allow")
 
     config_url: str
     read_from: str
@@ -31,7 +31,7 @@ class Provenance(BaseModel):
 class CatalogModel(BaseModel):
     """A bundled model: its Hub id, short names, and its real config.json."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: str
     aliases: tuple[str, ...] = ()
@@ -54,28 +54,32 @@ def _norm(name: str) -> str:
 
 
 @cache
-def models() -> tuple[CatalogModel, ...]:
-    """Every bundled model, sorted by id."""
-    entries = [
-        CatalogModel.model_validate_json(f.read_bytes())
-        for f in (_DATA / "models").iterdir()
-        if f.name.endswith(".json")
-    ]
-    return tuple(sorted(entries, key=lambda m: m.id.lower()))
+def _entries() -> tuple[dict[str, Any], ...]:
+    """The raw catalog files, parsed but not validated (lookups validate only the entry they return)."""
+    files_ = sorted(f for f in (_DATA / "models").iterdir() if f.name.endswith(".json"))
+    return tuple(json.loads(f.read_bytes()) for f in files_)
 
 
 @cache
-def _model_index() -> dict[str, CatalogModel]:
-    index: dict[str, CatalogModel] = {}
-    for m in models():
-        for key in (m.id, m.id.split("/", 1)[-1], *m.aliases):
-            index.setdefault(key.lower(), m)
+def models() -> tuple[CatalogModel, ...]:
+    """Every bundled model, validated, sorted by id."""
+    return tuple(sorted((CatalogModel.model_validate(e) for e in _entries()), key=lambda m: m.id.lower()))
+
+
+@cache
+def _model_index() -> dict[str, dict[str, Any]]:
+    index: dict[str, dict[str, Any]] = {}
+    for e in _entries():
+        ident = str(e["id"])
+        for key in (ident, ident.split("/", 1)[-1], *e.get("aliases", ())):
+            index.setdefault(str(key).lower(), e)
     return index
 
 
 def find_model(ref: str) -> CatalogModel | None:
     """The catalog entry for a repo id, its name part or an alias (case-insensitive), else None."""
-    return _model_index().get(ref.strip().lower())
+    entry = _model_index().get(ref.strip().lower())
+    return None if entry is None else CatalogModel.model_validate(entry)
 
 
 def suggest_models(ref: str, limit: int = 3) -> tuple[str, ...]:
@@ -84,8 +88,8 @@ def suggest_models(ref: str, limit: int = 3) -> tuple[str, ...]:
     hits = difflib.get_close_matches(ref.lower(), list(index), n=limit * 3, cutoff=0.5)
     out: list[str] = []
     for h in hits:
-        if index[h].id not in out:
-            out.append(index[h].id)
+        if index[h]["id"] not in out:
+            out.append(index[h]["id"])
     return tuple(out[:limit])
 
 
