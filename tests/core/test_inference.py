@@ -145,7 +145,14 @@ def test_logits_all_positions_dominate_for_large_vocab() -> None:
     assert 4096 * 128256 * 2 + 128256 * 4 == acts.details["logits_bytes"]
 
 
-GPT2_LARGE = {"model_type": "gpt2", "n_embd": 1280, "n_layer": 36, "n_head": 20, "vocab_size": 50257, "n_positions": 1024}
+GPT2_LARGE = {
+    "model_type": "gpt2",
+    "n_embd": 1280,
+    "n_layer": 36,
+    "n_head": 20,
+    "vocab_size": 50257,
+    "n_positions": 1024,
+}
 
 
 @pytest.mark.parametrize(("dtype", "weights_gb", "measured_gb"), [("fp32", "3.10", 3.21), ("fp16", "1.55", 1.60)])

@@ -19,6 +19,10 @@ QKNorm = Literal["none", "head", "full"]
 
 LayerKind = Literal["full", "sliding"]
 
+MAX_LAYERS = 10_000
+"""Upper bound on layers (real models have at most a few hundred): keeps a hostile config from
+making the per-layer tensor list unbounded."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
@@ -64,7 +68,7 @@ class VisionTower(_Frozen):
 
     hidden_size: int = Field(ge=1)
     intermediate_size: int = Field(ge=1)
-    num_layers: int = Field(ge=1)
+    num_layers: int = Field(ge=1, le=MAX_LAYERS)
     num_channels: int = Field(ge=1)
     patch_size: int = Field(ge=1)
     image_size: int = Field(ge=1)
@@ -82,7 +86,7 @@ class ModelSpec(_Frozen):
 
     vocab_size: int = Field(ge=1)
     hidden_size: int = Field(ge=1)
-    num_layers: int = Field(ge=1)
+    num_layers: int = Field(ge=1, le=MAX_LAYERS)
     num_heads: int = Field(ge=1)
     num_kv_heads: int = Field(ge=1)
     head_dim: int = Field(ge=1)

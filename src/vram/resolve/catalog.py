@@ -56,8 +56,8 @@ def _norm(name: str) -> str:
 @cache
 def _entries() -> tuple[dict[str, Any], ...]:
     """The raw catalog files, parsed but not validated (lookups validate only the entry they return)."""
-    files_ = sorted(f for f in (_DATA / "models").iterdir() if f.name.endswith(".json"))
-    return tuple(json.loads(f.read_bytes()) for f in files_)
+    found = sorted((f for f in (_DATA / "models").iterdir() if f.name.endswith(".json")), key=lambda f: f.name)
+    return tuple(json.loads(f.read_bytes()) for f in found)
 
 
 @cache

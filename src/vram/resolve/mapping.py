@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from vram.core.errors import MissingFieldError, SpecError, UnsupportedArchitectureError
-from vram.core.spec import MLA, LayerKind, ModelSpec, MoE, VisionTower
+from vram.core.dtypes import get_format
+from vram.core.errors import MissingFieldError, SpecError, UnknownFormatError, UnsupportedArchitectureError
+from vram.core.spec import MAX_LAYERS, MLA, LayerKind, ModelSpec, MoE, VisionTower
 
 _MISSING = object()
 
@@ -62,10 +63,21 @@ class Cfg:
         return None if value is None else self._as_int(keys[0], value)
 
     def _as_int(self, key: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or int(value) != value:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value or int(value) != value:
             msg = f"config.json field {key!r} must be an integer, got {value!r}"
             raise SpecError(msg, model_type=self.model_type, field=key)
+        if value < 0:
+            msg = f"config.json field {key!r} must not be negative, got {value!r}"
+            raise SpecError(msg, model_type=self.model_type, field=key)
         return int(value)
+
+    def positive(self, *keys: str) -> int:
+        """An integer field that must be at least 1 (a size or a count of layers or heads)."""
+        value = self.integer(*keys)
+        if value < 1:
+            msg = f"config.json field {keys[0]!r} must be at least 1, got {value}"
+            raise SpecError(msg, model_type=self.model_type, field=keys[0])
+        return value
 
     def flag(self, *keys: str, default: bool = False) -> bool:
         """A boolean field."""
@@ -96,7 +108,7 @@ def _layer_types(c: Cfg, n: int, default: Callable[[int], LayerKind]) -> tuple[L
     for x in raw:
         if x == "full_attention":
             kinds.append("full")
-        elif x in ("sliding_attention", "chunked_attention"):
+        elif x == "sliding_attention":
             kinds.append("sliding")
         else:
             msg = f"layer type {x!r} is not supported (full_attention and sliding_attention are)"
@@ -106,9 +118,12 @@ def _layer_types(c: Cfg, n: int, default: Callable[[int], LayerKind]) -> tuple[L
 
 def _core(c: Cfg) -> dict[str, Any]:
     """The fields every decoder shares, under their usual config names."""
-    hidden = c.integer("hidden_size", "n_embd", "d_model")
-    heads = c.integer("num_attention_heads", "n_head", "num_heads")
-    layers = c.integer("num_hidden_layers", "n_layer", "num_layers")
+    hidden = c.positive("hidden_size", "n_embd", "d_model")
+    heads = c.positive("num_attention_heads", "n_head", "num_heads")
+    layers = c.positive("num_hidden_layers", "n_layer", "num_layers")
+    if layers > MAX_LAYERS:
+        msg = f"config.json says {layers:,} layers; vram accepts at most {MAX_LAYERS:,}"
+        raise SpecError(msg, model_type=c.model_type, field="num_hidden_layers")
     return {
         "vocab_size": c.integer("vocab_size"),
         "hidden_size": hidden,
@@ -950,7 +965,11 @@ def prequantized_format(data: Mapping[str, Any]) -> str | None:
     if method in ("gptq", "awq"):
         bits = q.get("bits", q.get("w_bit", 4))
         group = q.get("group_size", q.get("q_group_size", 128))
-        return f"{method}-int{bits}-g{group}"
+        name = f"{method}-int{bits}-g{group}"
+        try:
+            return get_format(name).name
+        except UnknownFormatError:
+            return None  # an unusual layout: the torch_dtype default applies, and --dtype can name it
     return None
 
 
@@ -966,25 +985,34 @@ def _spec(
     archs = data.get("architectures")
     if isinstance(archs, list) and archs and isinstance(archs[0], str):
         architecture = archs[0]
-    try:
-        return ModelSpec(
-            model_type=model_type,
-            architecture=architecture,
-            exact=exact,
-            approximations=approximations,
-            torch_dtype=_dtype(data),
-            quantization=prequantized_format(data),
-            **fields,
-        )
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "config"
-        msg = f"invalid config: {where}: {first['msg']}"
-        raise SpecError(msg, model_type=model_type, field=where) from None
+    return ModelSpec(
+        model_type=model_type,
+        architecture=architecture,
+        exact=exact,
+        approximations=approximations,
+        torch_dtype=_dtype(data),
+        quantization=prequantized_format(data),
+        **fields,
+    )
 
 
 def spec_from_config(data: Mapping[str, Any]) -> ModelSpec:
-    """Build the ModelSpec for a parsed config.json (exact for supported model_types)."""
+    """Build the ModelSpec for a parsed config.json (exact for supported model_types).
+
+    Every failure is a SpecError naming the field: a value pydantic rejects (a size of 0, a
+    top-k above the expert count...) is reported with its location, never as a traceback.
+    """
+    try:
+        return _build(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "config"
+        msg = f"invalid config: {e.title} {where}: {first['msg']}"
+        model_type = data.get("model_type") if isinstance(data, Mapping) else None
+        raise SpecError(msg, model_type=str(model_type), field=where) from None
+
+
+def _build(data: Mapping[str, Any]) -> ModelSpec:
     if not isinstance(data, Mapping):
         msg = "config.json must hold a JSON object"
         raise SpecError(msg)
@@ -995,7 +1023,7 @@ def spec_from_config(data: Mapping[str, Any]) -> ModelSpec:
     if family is None:
         text = data.get("text_config")
         if isinstance(text, dict) and isinstance(text.get("model_type"), str) and text["model_type"] in FAMILIES:
-            inner = spec_from_config(text)
+            inner = _build(text)
             note = (
                 f"model_type {model_type!r} is a multimodal wrapper: only its text model "
                 f"({text['model_type']}) is counted; the vision/audio towers are not"
