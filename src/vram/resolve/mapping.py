@@ -11,6 +11,7 @@ there (``exact=False``, every assumption listed), or an error naming the missing
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from math import isfinite
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,7 @@ class Cfg:
         return None if value is None else self._as_int(keys[0], value)
 
     def _as_int(self, key: str, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != value or int(value) != value:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value) or int(value) != value:
             msg = f"config.json field {key!r} must be an integer, got {value!r}"
             raise SpecError(msg, model_type=self.model_type, field=key)
         if value < 0:
@@ -78,6 +79,14 @@ class Cfg:
             msg = f"config.json field {keys[0]!r} must be at least 1, got {value}"
             raise SpecError(msg, model_type=self.model_type, field=keys[0])
         return value
+
+    def int_list(self, key: str) -> list[int]:
+        """A list of integers (layer indices); absent or null is an empty list."""
+        value = self.get(key, default=None) or []
+        if not isinstance(value, list):
+            msg = f"config.json field {key!r} must be a list of integers, got {value!r}"
+            raise SpecError(msg, model_type=self.model_type, field=key)
+        return [self._as_int(key, v) for v in value]
 
     def flag(self, *keys: str, default: bool = False) -> bool:
         """A boolean field."""
@@ -142,8 +151,8 @@ def _all(kind: LayerKind) -> Callable[[int], LayerKind]:
 
 def _window_layers(c: Cfg, base: dict[str, Any], *, use_flag: str | None = None) -> dict[str, Any]:
     """Mistral-style: every layer slides when sliding_window is set (and ``use_flag``, if any, is on)."""
-    window = c.get("sliding_window", default=None)
-    on = window is not None and (use_flag is None or c.flag(use_flag))
+    window = c.opt_int("sliding_window")
+    on = bool(window) and (use_flag is None or c.flag(use_flag))
     n = base["num_layers"]
     if use_flag == "use_sliding_window" and on:
         first_full = c.integer("max_window_layers", default=n)
@@ -152,7 +161,7 @@ def _window_layers(c: Cfg, base: dict[str, Any], *, use_flag: str | None = None)
         types = _layer_types(c, n, _all("sliding" if on else "full"))
     return {
         "layer_types": types,
-        "sliding_window": int(window) if "sliding" in types else None,
+        "sliding_window": window if "sliding" in types else None,
     }
 
 
@@ -198,7 +207,7 @@ def _mixtral(c: Cfg) -> dict[str, Any]:
 def _qwen_sparse_layers(c: Cfg, n: int) -> tuple[bool, ...]:
     experts = c.integer("num_experts", "num_local_experts", default=0)
     step = c.integer("decoder_sparse_step", default=1)
-    only_mlp = set(c.get("mlp_only_layers", default=[]) or [])
+    only_mlp = set(c.int_list("mlp_only_layers"))
     return tuple(experts > 0 and i not in only_mlp and (i + 1) % step == 0 for i in range(n))
 
 
