@@ -11,8 +11,8 @@ there (``exact=False``, every assumption listed), or an error naming the missing
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from math import isfinite
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 from pydantic import ValidationError
