@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -30,5 +32,10 @@ def guard() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:
+        # The reader went away (`vram models | head`): not an error. Point stdout at /dev/null so
+        # the interpreter's final flush does not fail again, and stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except Exception as exc:  # noqa: BLE001 - mapped to a message and an exit code, never a traceback
         raise typer.Exit(int(report(exc))) from None

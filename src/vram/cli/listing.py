@@ -92,6 +92,8 @@ def dtypes(json_out: JsonOpt = False) -> None:
             return
         from vram.report.table import print_out, simple_table
 
-        rows = [[f.name, f"{f.nominal_bits:.3f}", f.description, f.source] for f in FORMATS.values()]
-        print_out(simple_table(["dtype", "bits", "what", "source"], rows, right=["bits"]))
+        rows = [[f.name, f"{f.nominal_bits:.3f}", f.description] for f in FORMATS.values()]
+        print_out(simple_table(["dtype", "bits/weight", "what is stored"], rows, right=["bits/weight"]))
         print("aliases: " + ", ".join(f"{k} = {v}" for k, v in sorted(ALIASES.items())))
+        print("where each figure comes from: vram dtypes --json (field 'source'); GPTQ/AWQ take any group size,")
+        print("e.g. gptq-int4-g64, awq-int4-g-1 (per channel)")

@@ -88,6 +88,21 @@ def _float(name: str, bits: int, desc: str) -> Format:
     )
 
 
+def _bnb4(quant_type: str, double_quant: bool) -> Format:
+    """bitsandbytes 4-bit: codes + fp32 absmax per 64 (4.5 bits), or uint8 absmax + fp32 per 256 blocks."""
+    dq = " with double quantization" if double_quant else ", no double quantization"
+    return Format(
+        name=f"{quant_type}-dq" if double_quant else quant_type,
+        kind="bnb-4bit",
+        description=f"bitsandbytes {quant_type.upper()}, blocksize 64{dq}" + (" (QLoRA)" if double_quant else ""),
+        nominal_bits=4 + 8 / 64 + 32 / (64 * 256) if double_quant else 4 + 32 / 64,
+        bits=4,
+        group_size=64,
+        double_quant=double_quant,
+        source=_BNB_SRC,
+    )
+
+
 _BNB_SRC = "bitsandbytes functional.quantize_4bit (blocksize 64, fp32 absmax; double quant: uint8 absmax / 256)"
 _GPTQ_SRC = "AutoGPTQ qlinear_exllamav2.py: qweight, qzeros int32 packed; scales fp16 per group; g_idx int32"
 _AWQ_SRC = "AutoAWQ WQLinear_GEMM: qweight, qzeros int32 packed by 8; scales fp16 per group"
@@ -126,44 +141,7 @@ FORMATS: dict[str, Format] = {
             bits=8,
             source="bitsandbytes nn/modules.py Int8Params: CB int8 (out x in) + SCB fp32 (out)",
         ),
-        Format(
-            name="nf4",
-            kind="bnb-4bit",
-            description="bitsandbytes NF4, blocksize 64, no double quantization",
-            nominal_bits=4.5,
-            bits=4,
-            group_size=64,
-            source=_BNB_SRC,
-        ),
-        Format(
-            name="nf4-dq",
-            kind="bnb-4bit",
-            description="bitsandbytes NF4 with double quantization (QLoRA default)",
-            nominal_bits=4 + 8 / 64 + 32 / (64 * 256),
-            bits=4,
-            group_size=64,
-            double_quant=True,
-            source=_BNB_SRC,
-        ),
-        Format(
-            name="fp4",
-            kind="bnb-4bit",
-            description="bitsandbytes FP4, blocksize 64, no double quantization",
-            nominal_bits=4.5,
-            bits=4,
-            group_size=64,
-            source=_BNB_SRC,
-        ),
-        Format(
-            name="fp4-dq",
-            kind="bnb-4bit",
-            description="bitsandbytes FP4 with double quantization",
-            nominal_bits=4 + 8 / 64 + 32 / (64 * 256),
-            bits=4,
-            group_size=64,
-            double_quant=True,
-            source=_BNB_SRC,
-        ),
+        *(_bnb4(kind, dq) for kind in ("nf4", "fp4") for dq in (False, True)),
         Format(
             name="mxfp4",
             kind="mxfp4",
@@ -186,6 +164,7 @@ def _grouped(method: str, bits: int, group: int) -> Format:
         name=f"{method}-int{bits}-g{group}",
         kind="gptq" if method == "gptq" else "awq",
         description=f"{method.upper()} {bits}-bit, {per}",
+        # headline figure only: per-channel scales are amortized over a row, taken as 4096 wide here
         nominal_bits=bits + (16 + zero_bits) / (g or 4096),
         bits=bits,
         group_size=g,

@@ -125,6 +125,25 @@ def _layer_types(c: Cfg, n: int, default: Callable[[int], LayerKind]) -> tuple[L
     return tuple(kinds)
 
 
+def _all(kind: LayerKind) -> Callable[[int], LayerKind]:
+    return lambda _i: kind
+
+
+def _classic(c: Cfg, *, intermediate: int | None = None, bias: bool = True, fused_qkv: bool = False) -> dict[str, Any]:
+    """GPT-2-style block: LayerNorm, a plain two-matrix MLP, one bias flag for every projection."""
+    base = _core(c)
+    return {
+        **base,
+        "intermediate_size": c.integer("intermediate_size") if intermediate is None else intermediate,
+        "mlp_gated": False,
+        "mlp_bias": bias,
+        "qkv_bias": bias,
+        "o_bias": bias,
+        "fused_qkv": fused_qkv,
+        "norm": "layernorm",
+    }
+
+
 def _core(c: Cfg) -> dict[str, Any]:
     """The fields every decoder shares, under their usual config names."""
     hidden = c.positive("hidden_size", "n_embd", "d_model")
@@ -142,11 +161,8 @@ def _core(c: Cfg) -> dict[str, Any]:
         "head_dim": _head_dim(c, hidden, heads),
         "tie_word_embeddings": c.flag("tie_word_embeddings"),
         "max_position_embeddings": c.opt_int("max_position_embeddings", "n_positions"),
+        "layer_types": _layer_types(c, layers, _all("full")),
     }
-
-
-def _all(kind: LayerKind) -> Callable[[int], LayerKind]:
-    return lambda _i: kind
 
 
 def _window_layers(c: Cfg, base: dict[str, Any], *, use_flag: str | None = None) -> dict[str, Any]:
@@ -263,7 +279,6 @@ def _gemma(c: Cfg) -> dict[str, Any]:
         "mlp_gated": True,
         "qkv_bias": bias,
         "o_bias": bias,
-        "layer_types": _layer_types(c, base["num_layers"], _all("full")),
     }
 
 
@@ -295,7 +310,7 @@ def _gemma3(c: Cfg) -> dict[str, Any]:
     tc = Cfg(text, "gemma3_text", _DEFAULTS["gemma3_text"])
     vc = Cfg(vision, "siglip_vision_model", _DEFAULTS["siglip_vision_model"])
     spec = _gemma3_text(tc)
-    spec["tie_word_embeddings"] = c.flag("tie_word_embeddings", default=True)
+    spec["tie_word_embeddings"] = c.flag("tie_word_embeddings")
     spec["vision"] = VisionTower(
         hidden_size=vc.integer("hidden_size"),
         intermediate_size=vc.integer("intermediate_size"),
@@ -322,7 +337,6 @@ def _phi(c: Cfg) -> dict[str, Any]:
         "norm": "layernorm",
         "norms_per_layer": 1,
         "lm_head_bias": True,
-        "layer_types": _layer_types(c, base["num_layers"], _all("full")),
     }
 
 
@@ -339,126 +353,54 @@ def _phi3(c: Cfg) -> dict[str, Any]:
 
 
 def _gpt2(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    h = base["hidden_size"]
-    return {
-        **base,
-        "tie_word_embeddings": c.flag("tie_word_embeddings", default=True),
-        "intermediate_size": c.integer("n_inner", default=4 * h),
-        "mlp_gated": False,
-        "mlp_bias": True,
-        "qkv_bias": True,
-        "o_bias": True,
-        "fused_qkv": True,
-        "norm": "layernorm",
-        "learned_positions": c.integer("n_positions"),
-        "max_position_embeddings": c.integer("n_positions"),
-        "layer_types": ("full",) * base["num_layers"],
-    }
+    positions = c.integer("n_positions")
+    inner = c.integer("n_inner", default=4 * c.positive("n_embd", "hidden_size"))
+    spec = _classic(c, intermediate=inner, fused_qkv=True)
+    return {**spec, "learned_positions": positions, "max_position_embeddings": positions}
 
 
 def _gpt_neox(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    bias = c.flag("attention_bias", default=True)
-    return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": False,
-        "mlp_bias": True,
-        "qkv_bias": bias,
-        "o_bias": bias,
-        "fused_qkv": True,
-        "norm": "layernorm",
-        "layer_types": ("full",) * base["num_layers"],
-    }
+    spec = _classic(c, bias=c.flag("attention_bias", default=True), fused_qkv=True)
+    return {**spec, "mlp_bias": True}
 
 
 def _falcon(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    h, heads = base["hidden_size"], base["num_heads"]
-    new_arch = c.flag("new_decoder_architecture")
-    if new_arch:
+    hidden, heads = c.positive("hidden_size"), c.positive("num_attention_heads")
+    if c.flag("new_decoder_architecture"):
         kv = c.integer("num_kv_heads", default=heads)
         norms = c.integer("num_ln_in_parallel_attn", default=2)
     else:
         kv = 1 if c.flag("multi_query", default=True) else heads
         norms = 1 if c.flag("parallel_attn", default=True) else 2
-    bias = c.flag("bias")
-    return {
-        **base,
-        "num_kv_heads": kv,
-        "head_dim": h // heads,
-        "intermediate_size": c.integer("ffn_hidden_size", default=4 * h),
-        "mlp_gated": False,
-        "mlp_bias": bias,
-        "qkv_bias": bias,
-        "o_bias": bias,
-        "fused_qkv": True,
-        "norm": "layernorm",
-        "norms_per_layer": norms,
-        "tie_word_embeddings": c.flag("tie_word_embeddings", default=True),
-        "layer_types": ("full",) * base["num_layers"],
-    }
+    spec = _classic(
+        c, intermediate=c.integer("ffn_hidden_size", default=4 * hidden), bias=c.flag("bias"), fused_qkv=True
+    )
+    return {**spec, "num_kv_heads": kv, "head_dim": hidden // heads, "norms_per_layer": norms}
 
 
 def _opt(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    bias = c.flag("enable_bias", default=True)
-    emb = c.integer("word_embed_proj_dim", default=base["hidden_size"])
-    affine = c.flag("layer_norm_elementwise_affine", default=True)
-    final = c.flag("do_layer_norm_before", default=True) and not c.flag("_remove_final_layer_norm")
-    if not affine:
+    if not c.flag("layer_norm_elementwise_affine", default=True):
         msg = "OPT with layer_norm_elementwise_affine=false is not supported"
         raise SpecError(msg, model_type="opt", field="layer_norm_elementwise_affine")
+    spec = _classic(c, intermediate=c.integer("ffn_dim"), bias=c.flag("enable_bias", default=True))
+    emb = c.integer("word_embed_proj_dim", default=spec["hidden_size"])
     return {
-        **base,
-        "intermediate_size": c.integer("ffn_dim"),
-        "mlp_gated": False,
-        "mlp_bias": bias,
-        "qkv_bias": bias,
-        "o_bias": bias,
-        "norm": "layernorm",
-        "final_norm": final,
-        "tie_word_embeddings": c.flag("tie_word_embeddings", default=True),
+        **spec,
+        "final_norm": c.flag("do_layer_norm_before", default=True) and not c.flag("_remove_final_layer_norm"),
         # OPTLearnedPositionalEmbedding keeps 2 extra rows (its position offset).
         "learned_positions": c.integer("max_position_embeddings") + 2,
-        "embedding_dim": emb if emb != base["hidden_size"] else None,
-        "layer_types": ("full",) * base["num_layers"],
+        "embedding_dim": emb if emb != spec["hidden_size"] else None,
     }
 
 
 def _bloom(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    h = base["hidden_size"]
-    return {
-        **base,
-        "intermediate_size": 4 * h,
-        "mlp_gated": False,
-        "mlp_bias": True,
-        "qkv_bias": True,
-        "o_bias": True,
-        "fused_qkv": True,
-        "norm": "layernorm",
-        "embedding_norm": True,
-        "tie_word_embeddings": c.flag("tie_word_embeddings", default=True),
-        "layer_types": ("full",) * base["num_layers"],
-    }
+    spec = _classic(c, intermediate=4 * c.positive("hidden_size", "n_embd"), fused_qkv=True)
+    return {**spec, "embedding_norm": True}
 
 
 def _starcoder2(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    bias = c.flag("use_bias", default=True)
-    return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": False,
-        "mlp_bias": bias,
-        "qkv_bias": bias,
-        "o_bias": bias,
-        "norm": "layernorm",
-        "tie_word_embeddings": c.flag("tie_word_embeddings", default=True),
-        **_window_layers(c, base),
-    }
+    spec = _classic(c, bias=c.flag("use_bias", default=True))
+    return {**spec, **_window_layers(c, spec)}
 
 
 def _olmo2(c: Cfg) -> dict[str, Any]:
@@ -479,8 +421,6 @@ def _cohere(c: Cfg) -> dict[str, Any]:
         "norms_per_layer": 1,
         "qk_norm": "full" if c.flag("use_qk_norm") else "none",
         "qk_norm_kind": "layernorm_nobias",
-        "tie_word_embeddings": c.flag("tie_word_embeddings", default=True),
-        "layer_types": ("full",) * base["num_layers"],
     }
 
 
@@ -495,7 +435,6 @@ def _stablelm(c: Cfg) -> dict[str, Any]:
         "norms_per_layer": 1 if c.flag("use_parallel_residual") else 2,
         "qk_norm": "full" if c.flag("qk_layernorm") else "none",
         "qk_norm_kind": "layernorm_nobias",
-        "layer_types": ("full",) * base["num_layers"],
     }
 
 
@@ -532,7 +471,6 @@ def _deepseek(c: Cfg) -> dict[str, Any]:
         "o_bias": bias,
         "mla": mla,
         "moe": moe,
-        "layer_types": ("full",) * n,
     }
 
 
