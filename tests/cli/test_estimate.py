@@ -197,3 +197,32 @@ def test_bf16_on_turing_warns() -> None:
     code, _, err = run("estimate", "qwen3-0.6b", "--gpu", "T4")
     assert ExitCode.OK == code
     assert "bf16 is not supported natively" in err
+
+
+def test_fp8_on_ampere_warns() -> None:
+    """fp8 weights on an A100 (Ampere) warn that the card has no fp8 tensor cores."""
+    code, _, err = run("estimate", "qwen3-8b", "--dtype", "fp8", "--gpu", "A100 80GB SXM")
+    assert ExitCode.OK == code
+    assert "fp8 needs Ada/Hopper" in err
+
+
+def test_unified_memory_warns() -> None:
+    """An Apple GPU fit warns that macOS wires only part of unified memory for the GPU."""
+    _, _, err = run("estimate", "qwen3-8b", "--gpu", "M3 Max")
+    assert "shares memory with the CPU" in err
+
+
+def test_bad_kv_dtype_exits_two() -> None:
+    """An unknown --kv-dtype is a usage error with the accepted names."""
+    code, out, err = run("estimate", QWEN, "--kv-dtype", "int3")
+    assert ExitCode.USAGE == code
+    assert "" == out
+    assert "q8_0" in err
+
+
+def test_gguf_on_moe_and_mla() -> None:
+    """GGUF pricing works for MoE + MLA (DeepSeek-V3) and MXFP4_MOE (gpt-oss) end to end."""
+    for model, dtype in (("deepseek-ai/DeepSeek-V3", "Q4_K_M"), ("openai/gpt-oss-20b", "MXFP4_MOE")):
+        code, out, _ = run("estimate", model, "--dtype", dtype, "--json")
+        assert ExitCode.OK == code
+        assert dtype == json.loads(out)["settings"]["dtype"]

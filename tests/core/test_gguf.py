@@ -72,3 +72,15 @@ def test_fallbacks() -> None:
     assert "Q8_0" == fallback("Q6_K", 2880)
     assert "Q4_0" == fallback("Q3_K", 96)
     assert "F16" == fallback("Q4_K", 100)  # not even a multiple of 32
+
+
+def test_deepseek_v3_q4_k_m_matches_gguf_parser() -> None:
+    """DeepSeek-V3 Q4_K_M weighs 376.7 GiB; gguf-parser-go reported 376.6 GiB at context 1 for the
+    real file (gpustack/gguf-parser-go issue #8): MLA's split kv_b, MoE experts and the Q6_K
+    output all priced as llama.cpp stores them."""
+    from vram.resolve.reference import resolve
+
+    spec = resolve("deepseek-ai/DeepSeek-V3").spec
+    assert spec is not None
+    sizes, _ = weight_bytes(spec, get_format("Q4_K_M"), tensors(spec))
+    assert abs(sum(sizes) / 2**30 - 376.6) < 0.3
