@@ -107,7 +107,7 @@ def estimate(
                 logits=logits.value,
                 mla_cache=mla_cache.value,
             )
-            est = estimate_inference(resolved.spec, settings)
+            est = estimate_inference(resolved.spec, settings, resolved.checkpoint)
         fit = check_fit(est, card) if card is not None else None
         doc = build_document(resolved, est, fit, __version__)
 

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from vram.core import gguf
+from vram.core.checkpoint import Checkpoint
 from vram.core.dtypes import FLOAT_BYTES, Format, float_name, get_format, quantized_parts, quantized_roles
 from vram.core.errors import SettingsError
 from vram.core.overhead import CUDA_CONTEXT_BYTES, allocator_bytes
@@ -224,8 +225,56 @@ def activations(spec: ModelSpec, act_bytes: int, batch: int, seq_len: int, logit
     return Component(name="activations", bytes=peak, note=note, details=details)
 
 
-def estimate_inference(spec: ModelSpec, settings: InferenceSettings | None = None) -> InferenceEstimate:
-    """Inference memory for one GPU holding the whole model."""
+def _mix(by_type: dict[str, int]) -> str:
+    total = sum(by_type.values()) or 1
+    return ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]))
+
+
+def _priced_weights(spec: ModelSpec, fmt: Format, ts: list[Tensor], params: int) -> tuple[Component, list[int]]:
+    """Weights priced from the architecture in ``fmt``."""
+    sizes, by_type = weight_bytes(spec, fmt, ts)
+    total = sum(sizes)
+    bits = 8 * total / params
+    weights = Component(
+        name="weights",
+        bytes=total,
+        note=f"{params:,} params, {bits:.2f} bits each on average: {_mix(by_type)}",
+        details={"bits_per_parameter": round(bits, 4), **{f"bytes_{k}": v for k, v in by_type.items()}},
+    )
+    return weights, sizes
+
+
+def _stored_weights(ckpt: Checkpoint, params: int, warnings: list[str]) -> tuple[Component, list[int]]:
+    """Weights as the checkpoint's files store them (the authority), compared with the config's count."""
+    if ckpt.unpacked and ckpt.elements != params:
+        warnings.append(
+            f"config.json describes {params:,} parameters but the {ckpt.source} files hold {ckpt.elements:,}; "
+            "the weights line uses the files (extra or shared tensors, e.g. a tied head stored twice or MTP layers)"
+        )
+    total = ckpt.total_bytes
+    bits = 8 * total / params
+    weights = Component(
+        name="weights",
+        bytes=total,
+        note=f"as stored in {ckpt.files} {ckpt.source} file(s), {bits:.2f} bits/param: {_mix(ckpt.bytes_by_dtype)}",
+        details={
+            "bits_per_parameter": round(bits, 4),
+            "source": ckpt.source,
+            "stored_elements": ckpt.elements,
+            **{f"bytes_{k}": v for k, v in ckpt.bytes_by_dtype.items()},
+        },
+    )
+    return weights, list(ckpt.tensor_bytes)
+
+
+def estimate_inference(
+    spec: ModelSpec, settings: InferenceSettings | None = None, checkpoint: Checkpoint | None = None
+) -> InferenceEstimate:
+    """Inference memory for one GPU holding the whole model.
+
+    With a ``checkpoint`` (what its files store) and no explicit dtype, the weights are the stored
+    bytes; an explicit dtype prices the architecture in that format instead (a what-if).
+    """
     s = settings or InferenceSettings()
     fmt = get_format(s.dtype or default_dtype(spec))
     seq_len = context_length(spec, s.seq_len)
@@ -243,22 +292,16 @@ def estimate_inference(spec: ModelSpec, settings: InferenceSettings | None = Non
 
     ts = tensors(spec)
     count = count_parameters(spec, ts)
-    sizes, by_type = weight_bytes(spec, fmt, ts)
+    if checkpoint is not None and s.dtype is None:
+        weights, sizes = _stored_weights(checkpoint, count.total, warnings)
+    else:
+        weights, sizes = _priced_weights(spec, fmt, ts, count.total)
     if fmt.kind in ("bnb-int8", "bnb-4bit") and spec.moe is not None:
         experts = count.by_role.get("expert", 0)
         warnings.append(
             f"bitsandbytes (transformers 5) converts only nn.Linear layers: the {experts:,} fused expert "
             f"parameters stay in {compute}; a GGUF, GPTQ, AWQ or MXFP4 format quantizes experts"
         )
-    w_bytes = sum(sizes)
-    bits = 8 * w_bytes / count.total
-    mix = ", ".join(f"{k} {v / w_bytes:.0%}" for k, v in sorted(by_type.items(), key=lambda kv: -kv[1]))
-    weights = Component(
-        name="weights",
-        bytes=w_bytes,
-        note=f"{count.total:,} params, {bits:.2f} bits each on average: {mix}",
-        details={"bits_per_parameter": round(bits, 4), **{f"bytes_{k}": v for k, v in by_type.items()}},
-    )
     kv = kv_cache(spec, kv_dtype, s.batch, seq_len, s.mla_cache)
     act_bytes = 4 if fmt.kind == "gguf" else FLOAT_BYTES[compute]
     acts = activations(spec, act_bytes, s.batch, seq_len, s.logits)

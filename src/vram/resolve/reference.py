@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from vram.core.checkpoint import Checkpoint
 from vram.core.errors import ModelNotFoundError
 from vram.core.spec import ModelSpec
 from vram.resolve import catalog
 from vram.resolve.local import config_path, read_config
 from vram.resolve.mapping import spec_from_config
+from vram.resolve.safetensors import read_checkpoint
 
 Source = Literal["catalog", "local", "parameters"]
 
@@ -32,6 +34,7 @@ class Resolved:
     parameters: int | None = None
     location: str | None = None
     provenance: str | None = None
+    checkpoint: Checkpoint | None = None
 
 
 def parse_parameter_count(text: str) -> int | None:
@@ -49,12 +52,18 @@ def parse_parameter_count(text: str) -> int | None:
 
 
 def resolve(ref: str) -> Resolved:
-    """Resolve in order: local path, bundled catalog, parameter count; else ModelNotFoundError."""
+    """Resolve in order: local path, bundled catalog, parameter count; else ModelNotFoundError.
+
+    A local folder's *.safetensors headers (bounded reads) give the exact stored weights.
+    """
     path = Path(ref).expanduser()
     if path.exists() or ref.endswith(".json"):
         file = config_path(path)
         spec = spec_from_config(read_config(file))
-        return Resolved(ref=ref, id=str(file), source="local", spec=spec, location=str(file.resolve()))
+        checkpoint = read_checkpoint(file.parent)
+        return Resolved(
+            ref=ref, id=str(file), source="local", spec=spec, location=str(file.resolve()), checkpoint=checkpoint
+        )
     entry = catalog.find_model(ref)
     if entry is not None:
         spec = spec_from_config(entry.config)
