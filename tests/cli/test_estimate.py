@@ -91,13 +91,21 @@ def test_unknown_gpu_suggests_close_names() -> None:
     assert "vram gpus" in err
 
 
-def test_repo_not_in_catalog_exits_three() -> None:
-    """A repo id outside the catalog is not resolvable yet: exit 3, no traceback."""
-    code, out, err = run("estimate", "someone/unknown-model-7b", "--json")
+def test_repo_offline_and_not_cached_exits_four() -> None:
+    """A repo id outside the catalog, offline with nothing cached: exit 4, no traceback."""
+    code, out, err = run("estimate", "someone/unknown-model-7b", "--json", "--offline")
+    assert ExitCode.HUB == code
+    assert "" == out
+    assert "offline" in err
+    assert "Traceback" not in err
+
+
+def test_not_a_model_reference_exits_three() -> None:
+    """Something that is no path, catalog name, count or repo id exits 3 with suggestions."""
+    code, out, err = run("estimate", "qwen2.5-8b")
     assert ExitCode.MODEL == code
     assert "" == out
-    assert "not in the bundled catalog" in err
-    assert "Traceback" not in err
+    assert "qwen" in err.lower()
 
 
 def test_missing_config_path_exits_three(tmp_path: Path) -> None:

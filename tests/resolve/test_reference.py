@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vram.core.errors import ConfigFileError, ModelNotFoundError, SpecError
+from vram.core.errors import ConfigFileError, HubUnavailableError, ModelNotFoundError, SpecError
 from vram.resolve import catalog
 from vram.resolve.local import MAX_CONFIG_BYTES, read_config
 from vram.resolve.reference import parse_parameter_count, resolve
@@ -64,12 +64,17 @@ def test_local_path_wins_over_catalog(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "local" == resolve("qwen2.5-7b").source
 
 
-def test_unknown_repo_suggests_catalog_names() -> None:
-    """A near miss of a catalog id is refused with close suggestions."""
+def test_near_miss_suggests_catalog_names() -> None:
+    """A name that is neither a catalog entry nor a repo id is refused with close suggestions."""
     with pytest.raises(ModelNotFoundError) as info:
-        resolve("Qwen/Qwen2.5-8B")
-    assert info.value.looks_like_repo
+        resolve("qwen2.5-8b")
     assert "Qwen/Qwen2.5-7B" in info.value.suggestions
+
+
+def test_repo_id_offline_without_cache() -> None:
+    """A repo id outside the catalog goes to the Hub; offline with an empty cache that is a HubUnavailableError."""
+    with pytest.raises(HubUnavailableError, match="offline"):
+        resolve("Qwen/Qwen2.5-8B", offline=True)
 
 
 def test_oversized_config_is_refused(tmp_path: Path) -> None:

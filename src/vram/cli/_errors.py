@@ -10,7 +10,10 @@ from enum import IntEnum
 
 from vram.core.errors import (
     ConfigFileError,
+    GatedModelError,
+    HubUnavailableError,
     ModelNotFoundError,
+    RevisionNotFoundError,
     SettingsError,
     SpecError,
     UnknownFormatError,
@@ -34,9 +37,29 @@ def _not_found(e: ModelNotFoundError) -> str:
     hint = ""
     if e.suggestions:
         hint = f"did you mean: {', '.join(e.suggestions)}? "
+    if e.on_hub:
+        return hint + "check the repo id; for a private repo pass --token or log in with `hf auth login`"
     if e.looks_like_repo:
         return hint + "pass a downloaded config.json (or its folder), or see `vram models` for the catalog"
     return hint + "pass a config.json path, a catalog model (`vram models`) or a count such as 7b"
+
+
+def _gated(e: GatedModelError) -> str:
+    hint = "accept the model's license on its Hub page, then log in with `hf auth login` or pass --token / set HF_TOKEN"
+    if e.in_catalog:
+        hint += f"; without --revision, {e.repo_id} is answered from the bundled catalog"
+    return hint
+
+
+def _revision(e: RevisionNotFoundError) -> str:
+    return "check the branch, tag or commit name (--revision)"
+
+
+def _hub(e: HubUnavailableError) -> str:
+    return (
+        "check the network (or HF_ENDPOINT) and retry; catalog models (`vram models`) and configs "
+        "fetched once before work offline, and --offline uses the cache only"
+    )
 
 
 def _format(e: UnknownFormatError) -> str:
@@ -65,7 +88,10 @@ ERROR_TABLE: list[tuple[type[VramError], ExitCode, Callable[..., str]]] = [
     (UnknownFormatError, ExitCode.USAGE, _format),
     (UnknownGpuError, ExitCode.USAGE, _gpu),
     (SettingsError, ExitCode.USAGE, _settings),
+    (GatedModelError, ExitCode.MODEL, _gated),
+    (RevisionNotFoundError, ExitCode.MODEL, _revision),
     (ModelNotFoundError, ExitCode.MODEL, _not_found),
+    (HubUnavailableError, ExitCode.HUB, _hub),
     (ConfigFileError, ExitCode.MODEL, _config_file),
     (SpecError, ExitCode.MODEL, _spec),
 ]

@@ -31,7 +31,7 @@ def estimate(
         str,
         typer.Argument(
             help="A catalog model (e.g. meta-llama/Llama-2-7b-hf or llama-2-7b), a config.json or model "
-            "folder, or a parameter count such as 7b.",
+            "folder, a Hugging Face repo id, or a parameter count such as 7b.",
             show_default=False,
         ),
     ],
@@ -81,6 +81,21 @@ def estimate(
         MlaChoice,
         typer.Option(help="MLA models: latent cache (vLLM/SGLang) or expanded per-head K/V (transformers)."),
     ] = MlaChoice.latent,
+    revision: Annotated[
+        str | None,
+        typer.Option(help="Hub repos: branch, tag or commit (skips the bundled catalog).", show_default=False),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="Hub token for gated or private repos. Default: HF_TOKEN or the saved `hf auth login`.",
+            show_default=False,
+        ),
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Never use the network: catalog, local and cache only.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")] = 10.0,
     units: UnitsOpt = UnitsChoice.GiB,
     json_out: JsonOpt = False,
 ) -> None:
@@ -94,7 +109,7 @@ def estimate(
         from vram.resolve.catalog import find_gpu
 
         card = find_gpu(gpu) if gpu is not None else None
-        resolved = resolve(model)
+        resolved = resolve(model, revision=revision, token=token, offline=offline, timeout=timeout)
         est: WeightsEstimate
         if resolved.spec is None:
             est = estimate_weights_only(resolved.parameters or 0, dtype)

@@ -16,10 +16,12 @@ class Checkpoint(BaseModel):
     model_config = ConfigDict(defer_build=True, frozen=True)
 
     source: Literal["safetensors"]
-    files: int = Field(ge=1)
+    files: int | None = Field(default=None, ge=1, description="number of files, when read locally")
     parameters_by_dtype: dict[str, int]
     bytes_by_dtype: dict[str, int]
-    tensor_bytes: tuple[int, ...] = Field(description="bytes of each stored tensor (one allocation each)")
+    tensor_bytes: tuple[int, ...] = Field(
+        default=(), description="bytes of each stored tensor (one allocation each); empty when only totals are known"
+    )
 
     @property
     def total_bytes(self) -> int:

@@ -52,11 +52,16 @@ class ResolveError(VramError):
 class ModelNotFoundError(ResolveError, LookupError):
     """The reference is neither a local path, a catalog entry nor a parameter count."""
 
-    def __init__(self, ref: str, *, suggestions: tuple[str, ...] = (), looks_like_repo: bool = False) -> None:
+    def __init__(
+        self, ref: str, *, suggestions: tuple[str, ...] = (), looks_like_repo: bool = False, on_hub: bool = False
+    ) -> None:
         self.ref = ref
         self.suggestions = suggestions
         self.looks_like_repo = looks_like_repo
-        if looks_like_repo:
+        self.on_hub = on_hub
+        if on_hub:
+            msg = f"{ref!r} was not found on the Hugging Face Hub (or it is private and the token cannot see it)"
+        elif looks_like_repo:
             msg = f"{ref!r} is not in the bundled catalog, and resolving Hub repos is not available in this version"
         else:
             msg = f"{ref!r} is not a config path, a catalog model or a parameter count"
@@ -70,3 +75,30 @@ class ConfigFileError(ResolveError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class GatedModelError(ResolveError):
+    """The repo is gated or private and the token (if any) does not grant access."""
+
+    def __init__(self, repo_id: str, *, in_catalog: bool = False) -> None:
+        self.repo_id = repo_id
+        self.in_catalog = in_catalog
+        super().__init__(f"{repo_id} is gated or private: the Hub refused access")
+
+
+class RevisionNotFoundError(ResolveError):
+    """The repo exists but the requested revision does not."""
+
+    def __init__(self, repo_id: str, revision: str) -> None:
+        self.repo_id = repo_id
+        self.revision = revision
+        super().__init__(f"{repo_id} has no revision {revision!r}")
+
+
+class HubUnavailableError(VramError, ConnectionError):
+    """The Hub could not be reached (network, timeout, rate limit, server error) and nothing was cached."""
+
+    def __init__(self, repo_id: str, reason: str) -> None:
+        self.repo_id = repo_id
+        self.reason = reason
+        super().__init__(f"cannot get {repo_id} from the Hugging Face Hub: {reason}")

@@ -244,7 +244,7 @@ def _priced_weights(spec: ModelSpec, fmt: Format, ts: list[Tensor], params: int)
     return weights, sizes
 
 
-def _stored_weights(ckpt: Checkpoint, params: int, warnings: list[str]) -> tuple[Component, list[int]]:
+def _stored_weights(ckpt: Checkpoint, params: int, warnings: list[str]) -> Component:
     """Weights as the checkpoint's files store them (the authority), compared with the config's count."""
     if ckpt.unpacked and ckpt.elements != params:
         warnings.append(
@@ -253,10 +253,10 @@ def _stored_weights(ckpt: Checkpoint, params: int, warnings: list[str]) -> tuple
         )
     total = ckpt.total_bytes
     bits = 8 * total / params
-    weights = Component(
+    return Component(
         name="weights",
         bytes=total,
-        note=f"as stored in {ckpt.files} {ckpt.source} file(s), {bits:.2f} bits/param: {_mix(ckpt.bytes_by_dtype)}",
+        note=f"as stored in the {ckpt.source} files, {bits:.2f} bits/param: {_mix(ckpt.bytes_by_dtype)}",
         details={
             "bits_per_parameter": round(bits, 4),
             "source": ckpt.source,
@@ -264,7 +264,6 @@ def _stored_weights(ckpt: Checkpoint, params: int, warnings: list[str]) -> tuple
             **{f"bytes_{k}": v for k, v in ckpt.bytes_by_dtype.items()},
         },
     )
-    return weights, list(ckpt.tensor_bytes)
 
 
 def estimate_inference(
@@ -292,10 +291,11 @@ def estimate_inference(
 
     ts = tensors(spec)
     count = count_parameters(spec, ts)
+    weights, sizes = _priced_weights(spec, fmt, ts, count.total)
     if checkpoint is not None and s.dtype is None:
-        weights, sizes = _stored_weights(checkpoint, count.total, warnings)
-    else:
-        weights, sizes = _priced_weights(spec, fmt, ts, count.total)
+        # The files are the authority; without per-tensor sizes the allocator line keeps the priced ones.
+        weights = _stored_weights(checkpoint, count.total, warnings)
+        sizes = list(checkpoint.tensor_bytes) or sizes
     if fmt.kind in ("bnb-int8", "bnb-4bit") and spec.moe is not None:
         experts = count.by_role.get("expert", 0)
         warnings.append(

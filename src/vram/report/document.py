@@ -35,7 +35,8 @@ class ModelDoc(_Doc):
     """The model the estimate is for and where its description came from."""
 
     id: str
-    source: Literal["catalog", "local", "parameters"]
+    source: Literal["catalog", "local", "hub", "cache", "parameters"]
+    revision: str | None
     architecture: str | None
     model_type: str | None
     parameters: int
@@ -116,6 +117,7 @@ def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | Non
         exact=spec.exact if spec else False,
         location=resolved.location,
         provenance=resolved.provenance,
+        revision=resolved.revision,
     )
     gpu = None
     if fit is not None:
@@ -134,7 +136,7 @@ def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | Non
         components={c.name: _component(c) for c in estimate.components},
         total_bytes=estimate.total_bytes,
         gpu=gpu,
-        warnings=list(estimate.warnings),
+        warnings=[*resolved.notes, *estimate.warnings],
     )
 
 

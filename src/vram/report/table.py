@@ -20,7 +20,8 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
     m, s = doc.model, doc.settings
     head = Text()
     head.append(m.id, style="bold")
-    head.append(f"  ({m.source})\n", style="dim")
+    where = f"{m.source} @ {m.revision[:12]}" if m.revision else m.source
+    head.append(f"  ({where})\n", style="dim")
     facts = [m.architecture or "rule of thumb", f"{fmt_params(m.parameters)} params"]
     if m.active_parameters != m.parameters:
         facts.append(f"{fmt_params(m.active_parameters)} active")

@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Literal
 
 from vram.core.checkpoint import Checkpoint
-from vram.core.errors import ModelNotFoundError
+from vram.core.errors import GatedModelError, ModelNotFoundError
 from vram.core.spec import ModelSpec
 from vram.resolve import catalog
 from vram.resolve.local import config_path, read_config
 from vram.resolve.mapping import spec_from_config
 from vram.resolve.safetensors import read_checkpoint
 
-Source = Literal["catalog", "local", "parameters"]
+Source = Literal["catalog", "local", "hub", "cache", "parameters"]
 
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmbt]?)\s*$", re.IGNORECASE)
 _SCALE = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
@@ -35,6 +35,8 @@ class Resolved:
     location: str | None = None
     provenance: str | None = None
     checkpoint: Checkpoint | None = None
+    revision: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def parse_parameter_count(text: str) -> int | None:
@@ -51,10 +53,18 @@ def parse_parameter_count(text: str) -> int | None:
     return round(value)
 
 
-def resolve(ref: str) -> Resolved:
-    """Resolve in order: local path, bundled catalog, parameter count; else ModelNotFoundError.
+def resolve(
+    ref: str,
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    offline: bool = False,
+    timeout: float = 10.0,
+) -> Resolved:
+    """Resolve in order: local path, bundled catalog, parameter count, Hugging Face Hub.
 
-    A local folder's *.safetensors headers (bounded reads) give the exact stored weights.
+    A local folder's *.safetensors headers (bounded reads) give the exact stored weights. With a
+    ``revision`` a repo id skips the catalog (which holds one revision) and goes to the Hub.
     """
     path = Path(ref).expanduser()
     if path.exists() or ref.endswith(".json"):
@@ -64,7 +74,7 @@ def resolve(ref: str) -> Resolved:
         return Resolved(
             ref=ref, id=str(file), source="local", spec=spec, location=str(file.resolve()), checkpoint=checkpoint
         )
-    entry = catalog.find_model(ref)
+    entry = catalog.find_model(ref) if revision is None else None
     if entry is not None:
         spec = spec_from_config(entry.config)
         prov = entry.provenance
@@ -79,6 +89,28 @@ def resolve(ref: str) -> Resolved:
     count = parse_parameter_count(ref)
     if count is not None:
         return Resolved(ref=ref, id=ref.strip(), source="parameters", spec=None, parameters=count)
-    raise ModelNotFoundError(
-        ref, suggestions=catalog.suggest_models(ref), looks_like_repo=bool(_REPO.match(ref.strip()))
+    repo_id = ref.strip()
+    if not _REPO.match(repo_id):
+        raise ModelNotFoundError(ref, suggestions=catalog.suggest_models(ref))
+    return _from_hub(repo_id, revision=revision, token=token, offline=offline, timeout=timeout)
+
+
+def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline: bool, timeout: float) -> Resolved:
+    from vram.resolve import hub
+
+    try:
+        got = hub.fetch(repo_id, revision=revision, token=token, offline=offline, timeout=timeout)
+    except ModelNotFoundError as e:
+        raise ModelNotFoundError(repo_id, suggestions=catalog.suggest_models(repo_id), on_hub=True) from e
+    except GatedModelError as e:
+        raise GatedModelError(repo_id, in_catalog=catalog.find_model(repo_id) is not None) from e
+    return Resolved(
+        ref=repo_id,
+        id=repo_id,
+        source=got.source,
+        spec=spec_from_config(got.config),
+        location=str(got.path),
+        checkpoint=got.checkpoint,
+        revision=got.revision,
+        notes=(got.note,) if got.note else (),
     )
