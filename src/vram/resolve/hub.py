@@ -104,10 +104,10 @@ def fetch(
 ) -> HubConfig:
     """config.json of ``repo_id`` from the Hub, or from the cache when the Hub cannot be reached.
 
-    Online, the model info call pins the revision to a commit and brings the Hub's per-dtype
-    parameter counts of the safetensors files; then config.json is downloaded into the standard
-    cache. When the Hub cannot be reached (network, timeout, 429, 5xx, offline mode), the cached
-    config.json for that revision is used and the note says why.
+    Online, the model info call checks access and brings the Hub's per-dtype parameter counts
+    of the safetensors files; then config.json is downloaded into the standard cache, whose
+    snapshot folder names the commit. When the Hub cannot be reached (network, timeout, 429, 5xx,
+    offline mode), the cached config.json for that revision is used and the note says why.
     """
     from huggingface_hub import HfApi, constants, hf_hub_download
 
@@ -128,7 +128,7 @@ def fetch(
             hf_hub_download(
                 repo_id,
                 "config.json",
-                revision=info.sha if info is not None and info.sha else revision,
+                revision=revision,  # the ref, not a sha: the cache then maps it for offline use
                 token=token,
                 local_files_only=info is None,
                 etag_timeout=timeout,
@@ -139,7 +139,7 @@ def fetch(
     return HubConfig(
         config=read_config(path),
         source="hub" if info is not None else "cache",
-        revision=info.sha if info is not None else path.parent.name,
+        revision=path.parent.name,  # the snapshot folder is the commit the file came from
         path=path,
         checkpoint=_checkpoint(info.safetensors) if info is not None else None,
         note=None if why is None else f"{why}: using the cached config.json",
