@@ -16,7 +16,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 EXAMPLE = ["estimate", "meta-llama/Llama-2-7b-hf", "--dtype", "int4", "--gpu", "RTX 3060 12GB"]
-HELP = [[], ["estimate"], ["models"], ["gpus"], ["dtypes"]]
+HELP = [[], ["estimate"], ["inspect"], ["models"], ["gpus"], ["dtypes"]]
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 
 

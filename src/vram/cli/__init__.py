@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from vram.cli import estimate, listing
+from vram.cli import estimate, inspect, listing
 from vram.cli._errors import ExitCode, report
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
     "4 Hub unreachable, 5 internal error (VRAM_DEBUG=1 shows the traceback).",
 )
 app.command(name="estimate")(estimate.estimate)
+app.command(name="inspect")(inspect.inspect)
 app.command(name="models")(listing.models)
 app.command(name="gpus")(listing.gpus)
 app.command(name="dtypes")(listing.dtypes)

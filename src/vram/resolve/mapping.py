@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from math import isfinite
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -24,14 +24,47 @@ from vram.core.spec import MAX_LAYERS, MLA, LayerKind, ModelSpec, MoE, VisionTow
 _MISSING = object()
 
 
-class Cfg:
-    """A config dict with the family's defaults behind it; reports missing keys by name."""
+Origin = Literal["config.json", "transformers default", "implied"]
 
-    def __init__(self, data: Mapping[str, Any], model_type: str, defaults: Mapping[str, Any]) -> None:
+
+@dataclass(frozen=True)
+class Read:
+    """One config value the mapping used, and where it came from."""
+
+    key: str
+    value: Any
+    origin: Origin
+
+
+class Cfg:
+    """A config dict with the family's defaults behind it; reports missing keys by name.
+
+    Every value it hands out is recorded in ``trace`` with its origin: the file itself, the
+    transformers class default for an absent key, or a rule of the mapping (``implied``, e.g.
+    head_dim = hidden_size // num_attention_heads). ``vram inspect`` shows that trace.
+    """
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        model_type: str,
+        defaults: Mapping[str, Any],
+        trace: list[Read] | None = None,
+        prefix: str = "",
+    ) -> None:
         self.data = data
         self.model_type = model_type
         self.defaults = defaults
-        self.defaulted: dict[str, Any] = {}
+        self.trace: list[Read] = [] if trace is None else trace
+        self.prefix = prefix
+
+    def nested(self, data: Mapping[str, Any], model_type: str, defaults: Mapping[str, Any], key: str) -> Cfg:
+        """A sub-config (e.g. text_config) recording into the same trace under ``key.``."""
+        return Cfg(data, model_type, defaults, self.trace, f"{self.prefix}{key}.")
+
+    def _record(self, key: str, value: Any, origin: Origin) -> Any:
+        self.trace.append(Read(self.prefix + key, value, origin))
+        return value
 
     def get(self, *keys: str, default: Any = _MISSING) -> Any:
         """First of ``keys`` present in the config, else the family default, else ``default``.
@@ -42,16 +75,15 @@ class Cfg:
         for k in keys:
             if k in self.data:
                 if self.data[k] is not None:
-                    return self.data[k]
+                    return self._record(k, self.data[k], "config.json")
                 break
         else:
             for k in keys:
                 if self.defaults.get(k) is not None:
-                    self.defaulted[k] = self.defaults[k]
-                    return self.defaults[k]
+                    return self._record(k, self.defaults[k], "transformers default")
         if default is _MISSING:
-            raise MissingFieldError(keys[0], model_type=self.model_type)
-        return default
+            raise MissingFieldError(self.prefix + keys[0], model_type=self.model_type)
+        return self._record(keys[0], default, "implied")
 
     def integer(self, *keys: str, default: Any = _MISSING) -> int:
         """An integer field; a float like 4096.0 is accepted, anything else is a SpecError."""
@@ -307,8 +339,8 @@ def _gemma3(c: Cfg) -> dict[str, Any]:
     if not isinstance(text, dict) or not isinstance(vision, dict):
         msg = "text_config and vision_config must be JSON objects"
         raise SpecError(msg, model_type=c.model_type, field="text_config")
-    tc = Cfg(text, "gemma3_text", _DEFAULTS["gemma3_text"])
-    vc = Cfg(vision, "siglip_vision_model", _DEFAULTS["siglip_vision_model"])
+    tc = c.nested(text, "gemma3_text", _DEFAULTS["gemma3_text"], "text_config")
+    vc = c.nested(vision, "siglip_vision_model", _DEFAULTS["siglip_vision_model"], "vision_config")
     spec = _gemma3_text(tc)
     spec["tie_word_embeddings"] = c.flag("tie_word_embeddings")
     spec["vision"] = VisionTower(
@@ -870,7 +902,7 @@ _STANDARD_FIELDS = (
 )
 
 
-def _approximate(data: Mapping[str, Any], model_type: str) -> ModelSpec:
+def _approximate(data: Mapping[str, Any], model_type: str, trace: list[Read]) -> ModelSpec:
     """Llama-like spec from the standard fields, for a model_type without a table row."""
     missing = [k for k in _STANDARD_FIELDS if data.get(k) is None]
     if missing:
@@ -879,7 +911,7 @@ def _approximate(data: Mapping[str, Any], model_type: str) -> ModelSpec:
             f"{', '.join(missing)} needed for an approximate estimate"
         )
         raise UnsupportedArchitectureError(msg, model_type=model_type, field=missing[0])
-    fields = _llama(Cfg(data, model_type, {}))
+    fields = _llama(Cfg(data, model_type, {}, trace))
     notes = (
         f"model_type {model_type!r} has no exact mapping: counted as a Llama-style decoder "
         "(gated MLP, RMSNorm, q/k/v/o projections) from the standard config fields",
@@ -949,8 +981,14 @@ def spec_from_config(data: Mapping[str, Any]) -> ModelSpec:
     Every failure is a SpecError naming the field: a value pydantic rejects (a size of 0, a
     top-k above the expert count...) is reported with its location, never as a traceback.
     """
+    return trace_config(data)[0]
+
+
+def trace_config(data: Mapping[str, Any]) -> tuple[ModelSpec, list[Read]]:
+    """The ModelSpec and every config value used to build it, with its origin (for ``vram inspect``)."""
+    trace: list[Read] = []
     try:
-        return _build(data)
+        return _build(data, trace), trace
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "config"
@@ -959,7 +997,7 @@ def spec_from_config(data: Mapping[str, Any]) -> ModelSpec:
         raise SpecError(msg, model_type=str(model_type), field=where) from None
 
 
-def _build(data: Mapping[str, Any]) -> ModelSpec:
+def _build(data: Mapping[str, Any], trace: list[Read]) -> ModelSpec:
     if not isinstance(data, Mapping):
         msg = "config.json must hold a JSON object"
         raise SpecError(msg)
@@ -970,24 +1008,17 @@ def _build(data: Mapping[str, Any]) -> ModelSpec:
     if family is None:
         text = data.get("text_config")
         if isinstance(text, dict) and isinstance(text.get("model_type"), str) and text["model_type"] in FAMILIES:
-            inner = _build(text)
+            inner = _build(text, trace)
             note = (
                 f"model_type {model_type!r} is a multimodal wrapper: only its text model "
                 f"({text['model_type']}) is counted; the vision/audio towers are not"
             )
-            return inner.model_copy(
-                update={
-                    "model_type": model_type,
-                    "exact": False,
-                    "approximations": (note,),
-                }
-            )
-        return _approximate(data, model_type)
-    cfg = Cfg(data, model_type, family.defaults)
-    fields = family.build(cfg)
+            return inner.model_copy(update={"model_type": model_type, "exact": False, "approximations": (note,)})
+        return _approximate(data, model_type, trace)
+    fields = family.build(Cfg(data, model_type, family.defaults, trace))
     assumed = tuple(
-        f"config.json has no {k!r}: transformers' default for {model_type} ({v!r}) was used"
-        for k, v in cfg.defaulted.items()
-        if k in _STRUCTURAL
+        f"config.json has no {r.key!r}: transformers' default for {model_type} ({r.value!r}) was used"
+        for r in trace
+        if r.origin == "transformers default" and r.key.rpartition(".")[2] in _STRUCTURAL
     )
-    return _spec(model_type, data, family.architecture, fields, approximations=assumed)
+    return _spec(model_type, data, family.architecture, fields, approximations=tuple(dict.fromkeys(assumed)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from vram.core.checkpoint import Checkpoint
 from vram.core.errors import GatedModelError, ModelNotFoundError
@@ -37,6 +38,7 @@ class Resolved:
     checkpoint: Checkpoint | None = None
     revision: str | None = None
     notes: tuple[str, ...] = ()
+    config: Mapping[str, Any] | None = None
 
 
 def parse_parameter_count(text: str) -> int | None:
@@ -69,10 +71,15 @@ def resolve(
     path = Path(ref).expanduser()
     if path.exists() or ref.endswith(".json"):
         file = config_path(path)
-        spec = spec_from_config(read_config(file))
-        checkpoint = read_checkpoint(file.parent)
+        config = read_config(file)
         return Resolved(
-            ref=ref, id=str(file), source="local", spec=spec, location=str(file.resolve()), checkpoint=checkpoint
+            ref=ref,
+            id=str(file),
+            source="local",
+            spec=spec_from_config(config),
+            location=str(file.resolve()),
+            checkpoint=read_checkpoint(file.parent),
+            config=config,
         )
     entry = catalog.find_model(ref) if revision is None else None
     if entry is not None:
@@ -85,6 +92,7 @@ def resolve(
             spec=spec,
             location=prov.config_url,
             provenance=f"values read from {prov.read_from} on {prov.retrieved}",
+            config=entry.config,
         )
     count = parse_parameter_count(ref)
     if count is not None:
@@ -113,4 +121,5 @@ def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline:
         checkpoint=got.checkpoint,
         revision=got.revision,
         notes=(got.note,) if got.note else (),
+        config=got.config,
     )
