@@ -100,6 +100,8 @@ def inspect(
         spec, trace = trace_config(resolved.config)
         count = count_parameters(spec)
         rows = [(label, value, _origin(label, trace, spec)) for label, value in _rows(spec) if value is not None]
+        if resolved.checkpoint is not None and resolved.checkpoint.source == "gguf":
+            rows = [(label, value, o.replace("config.json", "GGUF metadata")) for label, value, o in rows]
         warnings = [*resolved.notes, *spec.approximations]
         ckpt = resolved.checkpoint
         doc = {

@@ -15,7 +15,7 @@ class Checkpoint(BaseModel):
 
     model_config = ConfigDict(defer_build=True, frozen=True)
 
-    source: Literal["safetensors"]
+    source: Literal["safetensors", "gguf"]
     files: int | None = Field(default=None, ge=1, description="number of files, when read locally")
     parameters_by_dtype: dict[str, int]
     bytes_by_dtype: dict[str, int]
@@ -35,5 +35,5 @@ class Checkpoint(BaseModel):
 
     @property
     def unpacked(self) -> bool:
-        """True when every stored dtype holds one parameter per element (no packed quantized codes)."""
-        return set(self.parameters_by_dtype) <= FLOAT_DTYPES
+        """True when elements are parameters: GGUF shapes count weights; safetensors only for float dtypes."""
+        return self.source == "gguf" or set(self.parameters_by_dtype) <= FLOAT_DTYPES

@@ -244,6 +244,9 @@ def _priced_weights(spec: ModelSpec, fmt: Format, ts: list[Tensor], params: int)
     return weights, sizes
 
 
+_STORED = {"safetensors": "safetensors files", "gguf": "GGUF file"}
+
+
 def _stored_weights(ckpt: Checkpoint, params: int, warnings: list[str]) -> Component:
     """Weights as the checkpoint's files store them (the authority), compared with the config's count."""
     if ckpt.unpacked and ckpt.elements != params:
@@ -256,7 +259,7 @@ def _stored_weights(ckpt: Checkpoint, params: int, warnings: list[str]) -> Compo
     return Component(
         name="weights",
         bytes=total,
-        note=f"as stored in the {ckpt.source} files, {bits:.2f} bits/param: {_mix(ckpt.bytes_by_dtype)}",
+        note=f"as stored in the {_STORED[ckpt.source]}, {bits:.2f} bits/param: {_mix(ckpt.bytes_by_dtype)}",
         details={
             "bits_per_parameter": round(bits, 4),
             "source": ckpt.source,

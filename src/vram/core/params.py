@@ -33,6 +33,7 @@ Role = Literal[
     "sinks",
     "vision",
     "projector",
+    "other",
 ]
 """What a tensor is for: decides whether a quantization format converts it."""
 

@@ -69,6 +69,8 @@ def resolve(
     ``revision`` a repo id skips the catalog (which holds one revision) and goes to the Hub.
     """
     path = Path(ref).expanduser()
+    if path.suffix == ".gguf" and path.is_file():
+        return _from_gguf(ref, path)
     if path.exists() or ref.endswith(".json"):
         file = config_path(path)
         config = read_config(file)
@@ -101,6 +103,24 @@ def resolve(
     if not _REPO.match(repo_id):
         raise ModelNotFoundError(ref, suggestions=catalog.suggest_models(ref))
     return _from_hub(repo_id, revision=revision, token=token, offline=offline, timeout=timeout)
+
+
+def _from_gguf(ref: str, path: Path) -> Resolved:
+    """A local GGUF file: architecture from its metadata, exact weights from its tensor infos."""
+    from vram.resolve.gguf_file import config_from_gguf, file_type, gguf_checkpoint, read_gguf
+
+    meta, infos, types = read_gguf(path)
+    config = config_from_gguf(meta, infos)
+    spec = spec_from_config(config).model_copy(update={"quantization": file_type(meta)})
+    return Resolved(
+        ref=ref,
+        id=str(meta.get("general.name") or path.name),
+        source="local",
+        spec=spec,
+        location=str(path.resolve()),
+        checkpoint=gguf_checkpoint(infos, types),
+        config=config,
+    )
 
 
 def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline: bool, timeout: float) -> Resolved:
