@@ -33,6 +33,7 @@ class Repo:
         delay: float = 0.0,
         config_missing: bool = False,
         gated: bool = False,
+        token: str | None = None,
     ) -> None:
         self.body = raw if raw is not None else json.dumps(config).encode()
         self.safetensors = safetensors
@@ -41,6 +42,7 @@ class Repo:
         self.delay = delay
         self.config_missing = config_missing
         self.gated = gated
+        self.token = token
 
 
 class FakeHub:
@@ -94,6 +96,10 @@ class FakeHub:
             self._send(req, 404, b'{"error": "Repository not found"}', body, {"X-Error-Code": "RepoNotFound"})
             return None
         time.sleep(repo.delay)
+        if repo.token is not None and req.headers.get("authorization") != f"Bearer {repo.token}":
+            headers = {"X-Error-Message": "Invalid credentials in Authorization header"}
+            self._send(req, 401, b'{"error": "Invalid credentials"}', body, headers)
+            return None
         if revision not in ("main", SHA):
             self._send(req, 404, b'{"error": "Invalid rev id"}', body, {"X-Error-Code": "RevisionNotFound"})
             return None

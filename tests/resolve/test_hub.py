@@ -26,6 +26,7 @@ REPOS = {
     "org/public": Repo(QWEN3, safetensors={"BF16": 323_376}),
     "org/extra": Repo(QWEN3, safetensors={"BF16": 400_000}),
     "org/gated": Repo(QWEN3, gated=True),
+    "org/private": Repo(QWEN3, token="hf_good", safetensors={"BF16": 323_376}),  # noqa: S106 - a test token
     "org/broken": Repo(QWEN3, status=500),
     "org/ratelimited": Repo(QWEN3, status=429),
     "org/slow": Repo(QWEN3, delay=3.0),
@@ -91,6 +92,16 @@ def test_gated_repo(hub: FakeHub, tmp_path: Path) -> None:
     assert "gated" in run.stderr
     assert "hf auth login" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_token_is_sent_and_a_wrong_one_refused(hub: FakeHub, tmp_path: Path) -> None:
+    """--token reaches the Hub; a wrong token exits 3 with the login hint, not as 'unreachable'."""
+    good = vram(hub.url, tmp_path, "org/private", "--token", "hf_good", "--json")
+    assert ExitCode.OK == good.returncode, good.stderr
+    bad = vram(hub.url, tmp_path / "other", "org/private", "--token", "hf_bad")
+    assert ExitCode.MODEL == bad.returncode
+    assert "refused the token" in bad.stderr
+    assert "hf auth login" in bad.stderr
 
 
 def test_missing_repo_suggests(hub: FakeHub, tmp_path: Path) -> None:

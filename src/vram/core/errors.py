@@ -80,10 +80,11 @@ class ConfigFileError(ResolveError):
 class GatedModelError(ResolveError):
     """The repo is gated or private and the token (if any) does not grant access."""
 
-    def __init__(self, repo_id: str, *, in_catalog: bool = False) -> None:
+    def __init__(self, repo_id: str, *, in_catalog: bool = False, reason: str = "the Hub refused access") -> None:
         self.repo_id = repo_id
         self.in_catalog = in_catalog
-        super().__init__(f"{repo_id} is gated or private: the Hub refused access")
+        self.reason = reason
+        super().__init__(f"{repo_id} is gated or private: {reason}")
 
 
 class RevisionNotFoundError(ResolveError):

@@ -131,7 +131,7 @@ def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline:
     except ModelNotFoundError as e:
         raise ModelNotFoundError(repo_id, suggestions=catalog.suggest_models(repo_id), on_hub=True) from e
     except GatedModelError as e:
-        raise GatedModelError(repo_id, in_catalog=catalog.find_model(repo_id) is not None) from e
+        raise GatedModelError(repo_id, in_catalog=catalog.find_model(repo_id) is not None, reason=e.reason) from e
     return Resolved(
         ref=repo_id,
         id=repo_id,
