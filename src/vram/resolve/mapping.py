@@ -213,28 +213,26 @@ def _window_layers(c: Cfg, base: dict[str, Any], *, use_flag: str | None = None)
     }
 
 
-def _llama(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
+def _gated(c: Cfg, *, qkv_bias: bool | None = None, o_bias: bool | None = None) -> dict[str, Any]:
+    """Llama-style block: gated MLP (gate, up, down), RMSNorm; q/k/v/o biases from attention_bias."""
     bias = c.flag("attention_bias")
     return {
-        **base,
+        **_core(c),
         "intermediate_size": c.integer("intermediate_size"),
         "mlp_gated": True,
-        "mlp_bias": c.flag("mlp_bias"),
-        "qkv_bias": bias,
-        "o_bias": bias,
-        **_window_layers(c, base, use_flag="use_sliding_window"),
+        "qkv_bias": bias if qkv_bias is None else qkv_bias,
+        "o_bias": bias if o_bias is None else o_bias,
     }
+
+
+def _llama(c: Cfg) -> dict[str, Any]:
+    base = _gated(c)
+    return {**base, "mlp_bias": c.flag("mlp_bias"), **_window_layers(c, base, use_flag="use_sliding_window")}
 
 
 def _mistral(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": True,
-        **_window_layers(c, base),
-    }
+    base = _gated(c)
+    return {**base, **_window_layers(c, base)}
 
 
 def _all_moe(c: Cfg, n: int, **kw: Any) -> MoE:
@@ -260,14 +258,8 @@ def _qwen_sparse_layers(c: Cfg, n: int) -> tuple[bool, ...]:
 
 
 def _qwen2(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": True,
-        "qkv_bias": True,
-        **_window_layers(c, base, use_flag="use_sliding_window"),
-    }
+    base = _gated(c, qkv_bias=True, o_bias=False)
+    return {**base, **_window_layers(c, base, use_flag="use_sliding_window")}
 
 
 def _qwen2_moe(c: Cfg) -> dict[str, Any]:
@@ -303,15 +295,7 @@ def _qwen3_moe(c: Cfg) -> dict[str, Any]:
 
 
 def _gemma(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    bias = c.flag("attention_bias")
-    return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": True,
-        "qkv_bias": bias,
-        "o_bias": bias,
-    }
+    return _gated(c)
 
 
 def _gemma2(c: Cfg) -> dict[str, Any]:
@@ -373,15 +357,8 @@ def _phi(c: Cfg) -> dict[str, Any]:
 
 
 def _phi3(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": True,
-        "fused_qkv": True,
-        "fused_gate_up": True,
-        **_window_layers(c, base),
-    }
+    base = _gated(c, qkv_bias=False, o_bias=False)
+    return {**base, "fused_qkv": True, "fused_gate_up": True, **_window_layers(c, base)}
 
 
 def _gpt2(c: Cfg) -> dict[str, Any]:
@@ -441,14 +418,8 @@ def _olmo2(c: Cfg) -> dict[str, Any]:
 
 
 def _cohere(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
-    bias = c.flag("attention_bias")
     return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": True,
-        "qkv_bias": bias,
-        "o_bias": bias,
+        **_gated(c),
         "norm": "layernorm_nobias",
         "norms_per_layer": 1,
         "qk_norm": "full" if c.flag("use_qk_norm") else "none",
@@ -457,12 +428,8 @@ def _cohere(c: Cfg) -> dict[str, Any]:
 
 
 def _stablelm(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
     return {
-        **base,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": True,
-        "qkv_bias": c.flag("use_qkv_bias"),
+        **_gated(c, qkv_bias=c.flag("use_qkv_bias"), o_bias=False),
         "norm": "layernorm",
         "norms_per_layer": 1 if c.flag("use_parallel_residual") else 2,
         "qk_norm": "full" if c.flag("qk_layernorm") else "none",
@@ -471,7 +438,7 @@ def _stablelm(c: Cfg) -> dict[str, Any]:
 
 
 def _deepseek(c: Cfg) -> dict[str, Any]:
-    base = _core(c)
+    base = _gated(c)
     n = base["num_layers"]
     mla = MLA(
         q_lora_rank=c.opt_int("q_lora_rank"),
@@ -492,18 +459,7 @@ def _deepseek(c: Cfg) -> dict[str, Any]:
             shared_intermediate_size=c.integer("moe_intermediate_size") * c.integer("n_shared_experts", default=0),
             moe_layers=tuple(i >= first_dense and i % freq == 0 for i in range(n)),
         )
-    bias = c.flag("attention_bias")
-    return {
-        **base,
-        "num_kv_heads": base["num_heads"],
-        "head_dim": mla.qk_head_dim,
-        "intermediate_size": c.integer("intermediate_size"),
-        "mlp_gated": True,
-        "qkv_bias": bias,
-        "o_bias": bias,
-        "mla": mla,
-        "moe": moe,
-    }
+    return {**base, "num_kv_heads": base["num_heads"], "head_dim": mla.qk_head_dim, "mla": mla, "moe": moe}
 
 
 def _gpt_oss(c: Cfg) -> dict[str, Any]:
