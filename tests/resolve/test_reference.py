@@ -120,3 +120,10 @@ def test_layer_types_must_match_layers() -> None:
 
     with pytest.raises(SpecError, match="layer_types"):
         spec_from_config(cfg)
+
+
+def test_unreachable_hub_falls_back_to_the_catalog() -> None:
+    """A catalog model asked at a revision, with no Hub and no cache, falls back to the catalog and says so."""
+    resolved = resolve("Qwen/Qwen2.5-7B", revision="v1", offline=True)
+    assert "catalog" == resolved.source
+    assert "bundled catalog" in resolved.notes[0]

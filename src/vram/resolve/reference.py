@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vram.core.checkpoint import Checkpoint
-from vram.core.errors import GatedModelError, ModelNotFoundError
+from vram.core.errors import GatedModelError, HubUnavailableError, ModelNotFoundError
 from vram.core.spec import ModelSpec
 from vram.resolve import catalog
 from vram.resolve.local import config_path, read_config
@@ -85,17 +85,7 @@ def resolve(
         )
     entry = catalog.find_model(ref) if revision is None else None
     if entry is not None:
-        spec = spec_from_config(entry.config)
-        prov = entry.provenance
-        return Resolved(
-            ref=ref,
-            id=entry.id,
-            source="catalog",
-            spec=spec,
-            location=prov.config_url,
-            provenance=f"values read from {prov.read_from} on {prov.retrieved}",
-            config=entry.config,
-        )
+        return _from_catalog(ref, entry)
     count = parse_parameter_count(ref)
     if count is not None:
         return Resolved(ref=ref, id=ref.strip(), source="parameters", spec=None, parameters=count)
@@ -103,6 +93,20 @@ def resolve(
     if not _REPO.match(repo_id):
         raise ModelNotFoundError(ref, suggestions=catalog.suggest_models(ref))
     return _from_hub(repo_id, revision=revision, token=token, offline=offline, timeout=timeout)
+
+
+def _from_catalog(ref: str, entry: catalog.CatalogModel, notes: tuple[str, ...] = ()) -> Resolved:
+    prov = entry.provenance
+    return Resolved(
+        ref=ref,
+        id=entry.id,
+        source="catalog",
+        spec=spec_from_config(entry.config),
+        location=prov.config_url,
+        provenance=f"values read from {prov.read_from} on {prov.retrieved}",
+        config=entry.config,
+        notes=notes,
+    )
 
 
 def _from_gguf(ref: str, path: Path) -> Resolved:
@@ -132,6 +136,12 @@ def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline:
         raise ModelNotFoundError(repo_id, suggestions=catalog.suggest_models(repo_id), on_hub=True) from e
     except GatedModelError as e:
         raise GatedModelError(repo_id, in_catalog=catalog.find_model(repo_id) is not None, reason=e.reason) from e
+    except HubUnavailableError as e:
+        entry = catalog.find_model(repo_id)
+        if entry is None:
+            raise
+        note = f"{e.reason}: using the bundled catalog's config for {entry.id} instead of revision {revision!r}"
+        return _from_catalog(repo_id, entry, (note,))
     return Resolved(
         ref=repo_id,
         id=repo_id,
