@@ -10,6 +10,7 @@ import typer
 
 from vram.cli._errors import ExitCode
 from vram.cli._options import JsonOpt, UnitsChoice, UnitsOpt, guard
+from vram.resolve.hub import DEFAULT_TIMEOUT
 
 
 class LogitsChoice(str, Enum):
@@ -95,7 +96,9 @@ def estimate(
     offline: Annotated[
         bool, typer.Option("--offline", help="Never use the network: catalog, local and cache only.")
     ] = False,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")] = 10.0,
+    timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")
+    ] = DEFAULT_TIMEOUT,
     units: UnitsOpt = UnitsChoice.GiB,
     json_out: JsonOpt = False,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from vram.core.checkpoint import Checkpoint
 from vram.core.errors import GatedModelError, HubUnavailableError, ModelNotFoundError
 from vram.core.spec import ModelSpec
-from vram.resolve import catalog
+from vram.resolve import catalog, hub
 from vram.resolve.local import config_path, read_config
 from vram.resolve.mapping import spec_from_config
 from vram.resolve.safetensors import read_checkpoint
@@ -61,7 +61,7 @@ def resolve(
     revision: str | None = None,
     token: str | None = None,
     offline: bool = False,
-    timeout: float = 10.0,
+    timeout: float = hub.DEFAULT_TIMEOUT,
 ) -> Resolved:
     """Resolve in order: local path, bundled catalog, parameter count, Hugging Face Hub.
 
@@ -128,8 +128,6 @@ def _from_gguf(ref: str, path: Path) -> Resolved:
 
 
 def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline: bool, timeout: float) -> Resolved:
-    from vram.resolve import hub
-
     try:
         got = hub.fetch(repo_id, revision=revision, token=token, offline=offline, timeout=timeout)
     except ModelNotFoundError as e:
