@@ -127,3 +127,24 @@ def test_unreachable_hub_falls_back_to_the_catalog() -> None:
     resolved = resolve("Qwen/Qwen2.5-7B", revision="v1", offline=True)
     assert "catalog" == resolved.source
     assert "bundled catalog" in resolved.notes[0]
+
+
+def test_prequantized_formats_from_quantization_config() -> None:
+    """quantization_config names the stored format (GPTQ, AWQ, bitsandbytes, FP8, MXFP4, compressed-tensors)."""
+    from vram.resolve.mapping import prequantized_format
+
+    cases = {
+        "gptq-int4-g128": {"quant_method": "gptq", "bits": 4, "group_size": 128},
+        "awq-int4-g64": {"quant_method": "awq", "w_bit": 4, "q_group_size": 64},
+        "nf4-dq": {"quant_method": "bitsandbytes", "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True},
+        "bnb-int8": {"quant_method": "bitsandbytes", "load_in_8bit": True},
+        "fp8-block": {"quant_method": "fp8", "weight_block_size": [128, 128]},
+        "mxfp4": {"quant_method": "mxfp4"},
+        "fp8": {
+            "quant_method": "compressed-tensors",
+            "config_groups": {"g0": {"weights": {"type": "float", "num_bits": 8}}},
+        },
+    }
+    for expected, q in cases.items():
+        assert expected == prequantized_format({"quantization_config": q})
+    assert prequantized_format({"quantization_config": {"quant_method": "gptq", "bits": 5}}) is None

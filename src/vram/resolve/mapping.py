@@ -905,6 +905,20 @@ def prequantized_format(data: Mapping[str, Any]) -> str | None:
             return get_format(name).name
         except UnknownFormatError:
             return None  # an unusual layout: the torch_dtype default applies, and --dtype can name it
+    if method == "compressed-tensors":
+        return _compressed_tensors(q)
+    return None
+
+
+def _compressed_tensors(q: Mapping[str, Any]) -> str | None:
+    """compressed-tensors: FP8 weight schemes map to our fp8 formats; others are priced from the files."""
+    groups = q.get("config_groups")
+    if not isinstance(groups, dict):
+        return None
+    for group in groups.values():
+        weights = group.get("weights") if isinstance(group, dict) else None
+        if isinstance(weights, dict) and weights.get("type") == "float" and weights.get("num_bits") == 8:
+            return "fp8-block" if weights.get("strategy") == "block" else "fp8"
     return None
 
 

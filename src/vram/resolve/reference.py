@@ -140,11 +140,14 @@ def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline:
             raise
         note = f"{e.reason}: using the bundled catalog's config for {entry.id} instead of revision {revision!r}"
         return _from_catalog(repo_id, entry, (note,))
+    spec = spec_from_config(got.config)
+    if spec.quantization is None and got.checkpoint is not None and "F8_E4M3" in got.checkpoint.bytes_by_dtype:
+        spec = spec.model_copy(update={"quantization": "fp8"})  # FP8 weights without a quantization_config
     return Resolved(
         ref=repo_id,
         id=repo_id,
         source=got.source,
-        spec=spec_from_config(got.config),
+        spec=spec,
         location=str(got.path),
         checkpoint=got.checkpoint,
         revision=got.revision,
