@@ -77,7 +77,7 @@ def test_mla_latent_vs_expanded() -> None:
     spec = spec_from_config(cfg)
     latent = kv_cache(spec, "bf16", 1, 1, "latent")
     expanded = kv_cache(spec, "bf16", 1, 1, "expanded")
-    assert 576 * 2 * 61 == latent.bytes  # 68.6 KiB/token, formulas.md 5.1
+    assert 576 * 2 * 61 == latent.bytes  # 68.6 KiB/token: vllm/v1/kv_cache_interface.py MLA spec
     assert 128 * (192 + 128) * 2 * 61 == expanded.bytes
 
 

@@ -189,7 +189,9 @@ def activations(spec: ModelSpec, act_bytes: int, batch: int, seq_len: int, logit
     one; a fused MoE kernel's per-token top-k buffers as vLLM allocates them) or the logits step.
     Logits are computed for the last position only (``generate``, vLLM, llama.cpp) or for every
     position (``all``: a plain forward for scoring), then upcast to fp32 for sampling.
-    Sourced to the component terms in shared research formulas.md sections 4.2 and 5.4.
+    Widths follow transformers' modeling code (the gated MLP holds act(gate), up and their product
+    at once), vLLM's fused_moe intermediate caches (top-k x (2f + f + h) per token) and
+    generate()'s logits_to_keep=1 with an fp32 copy for sampling (generation/utils.py).
     """
     tokens = batch * seq_len
     h = spec.hidden_size
