@@ -175,3 +175,14 @@ def test_gpt2_large_weights_and_measured_load(dtype: str, weights_gb: str, measu
     assert weights_gb == f"{weights / 1e9:.2f}"
     loaded = weights + int(est.component("overhead").details["allocator_rounding_bytes"])
     assert abs(loaded / 1e9 - measured_gb) < 0.07
+
+
+def test_llama31_8b_weights_match_vllm_measurement() -> None:
+    """Llama-3.1-8B bf16 weights are 14.96 GiB; vLLM 0.11 measured 14.99 GiB loaded on an H100
+    (llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md)."""
+    from vram.resolve.reference import resolve
+
+    spec = resolve("meta-llama/Llama-3.1-8B").spec
+    assert spec is not None
+    weights = estimate_inference(spec).component("weights").bytes
+    assert abs(weights / GIB - 14.99) < 0.05
