@@ -39,9 +39,7 @@ def _not_found(e: ModelNotFoundError) -> str:
         hint = f"did you mean: {', '.join(e.suggestions)}? "
     if e.on_hub:
         return hint + "check the repo id; for a private repo pass --token or log in with `hf auth login`"
-    if e.looks_like_repo:
-        return hint + "pass a downloaded config.json (or its folder), or see `vram models` for the catalog"
-    return hint + "pass a config.json path, a catalog model (`vram models`) or a count such as 7b"
+    return hint + "pass a config.json path, a catalog model (`vram models`), a repo id (org/name) or a count such as 7b"
 
 
 def _gated(e: GatedModelError) -> str:

@@ -50,21 +50,16 @@ class ResolveError(VramError):
 
 
 class ModelNotFoundError(ResolveError, LookupError):
-    """The reference is neither a local path, a catalog entry nor a parameter count."""
+    """The reference is no local path, catalog model, parameter count or repo id the Hub knows."""
 
-    def __init__(
-        self, ref: str, *, suggestions: tuple[str, ...] = (), looks_like_repo: bool = False, on_hub: bool = False
-    ) -> None:
+    def __init__(self, ref: str, *, suggestions: tuple[str, ...] = (), on_hub: bool = False) -> None:
         self.ref = ref
         self.suggestions = suggestions
-        self.looks_like_repo = looks_like_repo
         self.on_hub = on_hub
         if on_hub:
             msg = f"{ref!r} was not found on the Hugging Face Hub (or it is private and the token cannot see it)"
-        elif looks_like_repo:
-            msg = f"{ref!r} is not in the bundled catalog, and resolving Hub repos is not available in this version"
         else:
-            msg = f"{ref!r} is not a config path, a catalog model or a parameter count"
+            msg = f"{ref!r} is not a config path, a catalog model, a parameter count or a Hub repo id"
         super().__init__(msg)
 
 

@@ -73,7 +73,7 @@ def check_fit(estimate: WeightsEstimate, gpu: Gpu) -> Fit:
     return Fit(
         name=gpu.name,
         memory_bytes=gpu.memory_bytes,
-        fits=headroom >= 0,
+        fits=estimate.fits(gpu.memory_bytes),
         headroom_bytes=headroom,
         warnings=tuple(warnings),
     )

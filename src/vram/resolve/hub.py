@@ -87,7 +87,7 @@ def _convert(exc: Exception, repo_id: str, revision: str | None, why: str | None
     if status in (401, 403) and not isinstance(exc, RepositoryNotFoundError):
         return GatedModelError(repo_id, reason=f"the Hub refused the token (HTTP {status})")
     if isinstance(exc, RepositoryNotFoundError):
-        return ModelNotFoundError(repo_id, looks_like_repo=True, on_hub=True)
+        return ModelNotFoundError(repo_id, on_hub=True)
     if isinstance(exc, HfRevisionNotFoundError):
         return RevisionNotFoundError(repo_id, revision or "main")
     if isinstance(exc, RemoteEntryNotFoundError):
