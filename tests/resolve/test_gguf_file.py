@@ -153,3 +153,14 @@ def test_unknown_tensor_type(tmp_path: Path) -> None:
     f.write_bytes(bytes(data))
     with pytest.raises(ConfigFileError, match="unknown ggml type"):
         read_gguf(f)
+
+
+def test_inspect_shows_the_file_type(tmp_path: Path) -> None:
+    """vram inspect on a GGUF file reports its file type as the quantization, from the GGUF metadata."""
+    f = tmp_path / "tiny.gguf"
+    write_gguf(f)
+    result = CliRunner().invoke(app, ["inspect", str(f), "--json"])
+    assert ExitCode.OK == result.exit_code, result.stderr
+    arch = json.loads(result.stdout)["architecture"]
+    assert {"value": "Q4_K_M", "from": "general.file_type (GGUF metadata)"} == arch["quantization"]
+    assert "GGUF metadata" in arch["layers"]["from"]

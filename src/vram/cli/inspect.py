@@ -80,6 +80,13 @@ def _origin(label: str, trace: list[Any], spec: Any) -> str:
     return "fixed by the architecture"
 
 
+def _gguf_origin(label: str, origin: str) -> str:
+    """For a GGUF file the "config" is its metadata, and the quantization is its file type."""
+    if label == "quantization":
+        return "general.file_type (GGUF metadata)"
+    return origin.replace("config.json", "GGUF metadata")
+
+
 def inspect(
     model: Annotated[str, typer.Argument(help="Same references as `vram estimate`.", show_default=False)],
     revision: Annotated[str | None, typer.Option(help="Hub repos: branch, tag or commit.", show_default=False)] = None,
@@ -97,11 +104,14 @@ def inspect(
         if resolved.spec is None or resolved.config is None:
             print("error: a parameter count has no architecture to inspect", file=sys.stderr)
             raise typer.Exit(2)
-        spec, trace = trace_config(resolved.config)
+        # Values from the resolved spec (a GGUF file type or FP8 files may have set its quantization);
+        # the re-traced config only says where each value came from.
+        spec = resolved.spec
+        _, trace = trace_config(resolved.config)
         count = count_parameters(spec)
         rows = [(label, value, _origin(label, trace, spec)) for label, value in _rows(spec) if value is not None]
         if resolved.checkpoint is not None and resolved.checkpoint.source == "gguf":
-            rows = [(label, value, o.replace("config.json", "GGUF metadata")) for label, value, o in rows]
+            rows = [(label, value, _gguf_origin(label, o)) for label, value, o in rows]
         warnings = [*resolved.notes, *spec.approximations]
         ckpt = resolved.checkpoint
         doc = {
