@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,27 +47,165 @@ def test_json_is_the_only_stdout() -> None:
     assert doc["gpu"] is None
 
 
-def test_units_gb_are_decimal() -> None:
-    """--units GB divides by 10^9 and says GB."""
-    _, out, _ = run("estimate", "7b", "--dtype", "fp16", "--units", "GB")
+@pytest.mark.parametrize("units", ["GB", "gb"])
+def test_units_gb_are_decimal(units: str) -> None:
+    """--units GB (any case) divides by 10^9 and says GB."""
+    _, out, _ = run("estimate", "7b", "--dtype", "fp16", "--units", units)
     assert "14.00 GB" in out
     assert "GiB" not in out
 
 
 def test_fits_exits_zero() -> None:
-    """A model that fits the GPU exits 0 and reports the headroom."""
+    """A model that fits exits 0; headroom is counted from the CUDA total (79.11 GiB on an H100), not 80 GiB."""
     code, out, _ = run("estimate", QWEN, "--gpu", "H100 SXM", "--json")
     assert ExitCode.OK == code
     gpu = json.loads(out)["gpu"]
     assert gpu["fits"] is True
-    assert gpu["headroom_bytes"] == gpu["memory_bytes"] - json.loads(out)["total_bytes"]
+    assert 80 * 2**30 == gpu["memory_bytes"]
+    assert round(79.11 * 2**30) == gpu["usable_memory_bytes"]  # vllm-project/vllm#27508: "total capacity of 79.11 GiB"
+    assert gpu["headroom_bytes"] == gpu["usable_memory_bytes"] - json.loads(out)["total_bytes"]
 
 
 def test_does_not_fit_exits_one() -> None:
-    """A model larger than the GPU exits 1 (the only 'finding'), still printing the estimate."""
+    """A model larger than the GPU exits 1, shows usable and nominal memory and the shortfall against usable."""
     code, out, _ = run("estimate", QWEN, "--gpu", "rtx 3060 12gb")
     assert ExitCode.DOES_NOT_FIT == code
-    assert "does not fit" in out
+    # nvidia-smi's 12288 MiB less the 768 MiB driver gap = 11520 MiB = 11.25 GiB
+    assert "RTX 3060 12GB (11.25 GiB usable of 12.00 GiB): does not fit" in out
+
+
+def test_verdict_uses_usable_not_nominal_memory() -> None:
+    """7.84 GiB is under the RTX 3070's nominal 8 GiB but over the 7.78 GiB CUDA exposes: does not fit."""
+    code, out, _ = run("estimate", "llama-2-7b", "--dtype", "int8", "--seq-len", "1200", "--gpu", "RTX 3070", "--json")
+    doc = json.loads(out)
+    assert 7.8 * 2**30 < doc["total_bytes"] < 8 * 2**30
+    assert ExitCode.DOES_NOT_FIT == code
+    assert round(7.78 * 2**30) == doc["gpu"]["usable_memory_bytes"]  # akshitac8/OW-DETR#46: 7.78 GiB total capacity
+    assert doc["gpu"]["fits"] is False
+
+
+@pytest.mark.parametrize(
+    ("gpu", "memory"), [("24GB", 24 * 10**9), ("24 gb", 24 * 10**9), ("80GiB", 80 * 2**30), ("4GB", 4 * 10**9)]
+)
+def test_gpu_capacity(gpu: str, memory: int) -> None:
+    """--gpu takes a capacity: GB is 10^9 bytes, GiB 2^30, compared as given (all of it usable)."""
+    code, out, _ = run("estimate", QWEN, "--gpu", gpu, "--json")
+    doc = json.loads(out)
+    assert memory == doc["gpu"]["memory_bytes"] == doc["gpu"]["usable_memory_bytes"]
+    assert doc["gpu"]["headroom_bytes"] == memory - doc["total_bytes"]
+    assert (ExitCode.OK if doc["gpu"]["fits"] else ExitCode.DOES_NOT_FIT) == code
+
+
+def test_gpu_count_is_refused() -> None:
+    """--gpu "2x RTX 3090" exits 2: combined memory is no verdict without a split model; one card is accepted."""
+    code, out, err = run("estimate", QWEN, "--gpu", "2x RTX 3090")
+    assert ExitCode.USAGE == code
+    assert "" == out
+    assert "2 GPUs" in err
+    assert "--tp" in err
+    _, one, _ = run("estimate", QWEN, "--gpu", "1x RTX 3090", "--json")
+    assert "RTX 3090" == json.loads(one)["gpu"]["name"]
+
+
+def test_count_with_gpu_gives_no_verdict() -> None:
+    """A bare count with --gpu exits 2 and compares its weights (7e9 B = 6.52 GiB) with the card's 7.78 GiB."""
+    code, out, err = run("estimate", "7b", "--dtype", "int8", "--gpu", "RTX 3070")
+    assert ExitCode.USAGE == code
+    assert "" == out
+    assert "6.52 GiB" in err
+    assert "7.78 GiB usable on RTX 3070" in err
+    assert "no fit verdict" in err
+    assert "catalog model" in err
+
+
+def test_count_warns_about_ignored_options() -> None:
+    """--batch and --seq-len with a bare count are named in a warning (JSON and stderr), not silently dropped."""
+    code, out, err = run("estimate", "7b", "--batch", "4", "--seq-len", "100", "--kv-dtype", "fp8", "--json")
+    assert ExitCode.OK == code
+    warnings = json.loads(out)["warnings"]
+    assert 1 == len(warnings)
+    assert warnings[0].startswith("--batch, --seq-len, --kv-dtype ignored")
+    assert "warning: --batch, --seq-len, --kv-dtype ignored" in err
+
+
+def test_count_table_does_not_point_at_missing_warnings() -> None:
+    """A plain count has no warnings, so the table says 'weights only' and never 'see warnings'."""
+    code, out, err = run("estimate", "7b")
+    assert ExitCode.OK == code
+    assert "weights only" in out
+    assert "see warnings" not in out
+    assert "" == err
+
+
+@pytest.mark.parametrize(
+    ("args", "limit"),
+    [
+        (("--batch", "2000000"), "1048576"),
+        (("--seq-len", "20000000"), "16777216"),
+        (("--batch", "1e30"), "integer"),
+    ],
+)
+def test_option_bounds(args: tuple[str, ...], limit: str) -> None:
+    """Batch and context sizes beyond the int64-safe limits are usage errors naming the limit."""
+    code, out, err = run("estimate", QWEN, *args)
+    assert ExitCode.USAGE == code
+    assert "" == out
+    assert limit in err
+
+
+def test_huge_parameter_count_is_refused() -> None:
+    """1e20 parameters is a usage error naming the 10^15 limit, not a 40-exabyte answer."""
+    code, out, err = run("estimate", "1e20", "--json")
+    assert ExitCode.USAGE == code
+    assert "" == out
+    assert "1,000,000,000,000,000" in err
+
+
+def test_totals_beyond_int64_are_refused() -> None:
+    """The largest batch and context together overflow int64 for Llama-2-7B: exit 2 naming the field."""
+    code, out, err = run("estimate", "llama-2-7b", "--batch", "1048576", "--seq-len", "16777216", "--json")
+    assert ExitCode.USAGE == code
+    assert "" == out
+    assert "kv_cache" in err
+    assert "64-bit" in err
+
+
+def _closed_pipe(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run vram with stdout a pipe whose reading end is closed before vram writes."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vram", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, b"", err)
+
+
+@pytest.mark.parametrize("extra", [(), ("--json",)])
+def test_closed_pipe_exits_zero_quietly(extra: tuple[str, ...]) -> None:
+    """`vram estimate ... | head -1`: a reader that went away means exit 0 and nothing on stderr, verdict or not."""
+    result = _closed_pipe("estimate", "llama-2-7b", "--gpu", "RTX 3070", *extra)
+    assert 0 == result.returncode
+    assert b"" == result.stderr
+
+
+def test_help_renders_flags_and_completion() -> None:
+    """--json and --offline show as plain flags (no '<bool>'), and shell completion options exist."""
+    _, out, _ = run("estimate", "--help")
+    assert "<bool>" not in out
+    assert "--json " in out
+    _, root, _ = run("--help")
+    assert "--install-completion" in root
+    assert "--show-completion" in root
+
+
+def test_show_completion_prints_a_script() -> None:
+    """--show-completion bash prints a completion script naming the program."""
+    result = runner.invoke(app, ["--show-completion", "bash"], prog_name="vram")
+    assert 0 == result.exit_code
+    assert "complete" in result.stdout
+    assert "vram" in result.stdout
 
 
 def test_bad_option_value_exits_two() -> None:
@@ -76,19 +217,48 @@ def test_bad_option_value_exits_two() -> None:
 
 
 def test_unknown_dtype_exits_two_with_next_step() -> None:
-    """An unknown --dtype names the problem and points at `vram dtypes`."""
+    """An unknown --dtype names the problem, suggests the closest names and points at `vram dtypes`."""
     code, out, err = run("estimate", QWEN, "--dtype", "int3")
     assert ExitCode.USAGE == code
     assert "" == out
     assert "int3" in err
     assert "vram dtypes" in err
+    _, _, typo = run("estimate", QWEN, "--dtype", "Q4_K_N")
+    assert "did you mean: Q4_K_S, Q4_K_M" in typo
 
 
 def test_unknown_gpu_suggests_close_names() -> None:
-    """A misspelt --gpu exits 2 and suggests catalog names."""
+    """A misspelt --gpu exits 2 and suggests the closest catalog names first."""
     code, _, err = run("estimate", QWEN, "--gpu", "RTX 4900")
     assert ExitCode.USAGE == code
+    assert "did you mean: RTX 4090" in err
     assert "vram gpus" in err
+
+
+def test_empty_model_argument() -> None:
+    """`vram estimate ''` says the argument is empty (exit 2) instead of reading the current folder."""
+    code, out, err = run("estimate", "")
+    assert ExitCode.USAGE == code
+    assert "" == out
+    assert "the MODEL argument is empty" in err
+
+
+def test_offline_uncached_says_to_cache_once_and_suggests_catalog() -> None:
+    """--offline with an uncached near-miss of a catalog id: run once online, or use the catalog entry."""
+    code, out, err = run("estimate", "meta-llama/Llama-2-7b", "--offline")
+    assert ExitCode.HUB == code
+    assert "" == out
+    assert "run once online" in err
+    assert "meta-llama/Llama-2-7b-hf" in err
+
+
+def test_folder_shadowing_a_catalog_name_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder without config.json named like a catalog model names the model it hides."""
+    (tmp_path / "llama-2-7b").mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("estimate", "llama-2-7b")
+    assert ExitCode.MODEL == code
+    assert "shadows the catalog model meta-llama/Llama-2-7b-hf" in err
 
 
 def test_repo_offline_and_not_cached_exits_four() -> None:
@@ -105,7 +275,7 @@ def test_not_a_model_reference_exits_three() -> None:
     code, out, err = run("estimate", "qwen2.5-8b")
     assert ExitCode.MODEL == code
     assert "" == out
-    assert "qwen" in err.lower()
+    assert "did you mean: Qwen/Qwen2.5-7B" in err
 
 
 def test_missing_config_path_exits_three(tmp_path: Path) -> None:
@@ -215,9 +385,10 @@ def test_fp8_on_ampere_warns() -> None:
 
 
 def test_unified_memory_warns() -> None:
-    """An Apple GPU fit warns that macOS wires only part of unified memory for the GPU."""
-    _, _, err = run("estimate", "qwen3-8b", "--gpu", "M3 Max")
-    assert "shares memory with the CPU" in err
+    """An Apple GPU fit is judged on the 75% macOS wires for the GPU by default (96 of 128 GiB), and says so."""
+    _, out, err = run("estimate", "qwen3-8b", "--gpu", "M3 Max", "--json")
+    assert 96 * 2**30 == json.loads(out)["gpu"]["usable_memory_bytes"]  # gpustack/gpustack#1375: 75% of RAM
+    assert "shares memory with the CPU: the verdict uses the 96 GiB" in err
 
 
 def test_bad_kv_dtype_exits_two() -> None:
@@ -228,9 +399,35 @@ def test_bad_kv_dtype_exits_two() -> None:
     assert "q8_0" in err
 
 
+def test_kv_line_is_per_token_over_all_layers() -> None:
+    """Llama-2-7B fp16: 2 x 4096 x 2 B x 32 layers = 524,288 B/token, llama.cpp's 256 MiB per 512 tokens."""
+    _, out, _ = run("estimate", "llama-2-7b", "--json")
+    kv = json.loads(out)["components"]["kv_cache"]
+    assert kv["note"].startswith("524,288 B/token (32 layers x 16,384 B, fp16)")
+    assert 524_288 == kv["details"]["bytes_per_token"]
+    assert 16_384 == kv["details"]["bytes_per_token_per_layer"]
+
+
+def test_bitsandbytes_on_moe_warns_with_expert_count() -> None:
+    """int4 (bnb) on Mixtral-8x7B warns that its 32 x 8 x 3 x 4096 x 14336 expert parameters stay 16-bit."""
+    code, out, _ = run("estimate", "mistralai/Mixtral-8x7B-v0.1", "--dtype", "int4", "--json")
+    assert ExitCode.OK == code
+    warnings = json.loads(out)["warnings"]
+    assert any("bitsandbytes" in w and "45,097,156,608 fused expert" in w for w in warnings)
+
+
+def test_mxfp4_on_volta_warns_with_the_growth() -> None:
+    """gpt-oss MXFP4 on a V100 (CC 7.0): experts dequantize to bf16, 16 / 4.25 bits = 3.8x."""
+    _, _, err = run("estimate", "openai/gpt-oss-20b", "--gpu", "V100 32GB")
+    assert "expert memory grows 3.8x (16 instead of 4.25 bits per weight)" in err
+
+
 def test_gguf_on_moe_and_mla() -> None:
     """GGUF pricing works for MoE + MLA (DeepSeek-V3) and MXFP4_MOE (gpt-oss) end to end."""
     for model, dtype in (("deepseek-ai/DeepSeek-V3", "Q4_K_M"), ("openai/gpt-oss-20b", "MXFP4_MOE")):
         code, out, _ = run("estimate", model, "--dtype", dtype, "--json")
         assert ExitCode.OK == code
-        assert dtype == json.loads(out)["settings"]["dtype"]
+        doc = json.loads(out)
+        assert dtype == doc["settings"]["dtype"]
+        # 4.5 bits (Q4_K) to 8.5 (Q8_0) per weight: every tensor is priced in a GGUF type, none left 16-bit
+        assert 4.25 < doc["components"]["weights"]["details"]["bits_per_parameter"] < 5.5

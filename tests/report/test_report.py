@@ -7,11 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
-from vram.core.inference import InferenceSettings, estimate_inference
+from vram.cli.estimate import MAX_BATCH, MAX_SEQ_LEN
+from vram.core.errors import SettingsError
+from vram.core.inference import InferenceSettings, estimate_inference, estimate_weights_only
 from vram.report.document import build_document, render_json
 from vram.report.units import fmt_bytes, fmt_params
-from vram.resolve.reference import resolve
+from vram.resolve import catalog
+from vram.resolve.reference import MAX_COUNT, resolve
 
 from ..conftest import FIXTURES
 
@@ -54,3 +59,46 @@ def test_fmt_bytes_labels_match_divisors(n: int, units: str, text: str) -> None:
 def test_fmt_params(n: int, text: str) -> None:
     """Parameter counts are shown in decimal units (they are counts, not bytes)."""
     assert text == fmt_params(n)
+
+
+def _integers(node: object) -> list[int]:
+    if isinstance(node, dict):
+        return [i for v in node.values() for i in _integers(v)]
+    if isinstance(node, list):
+        return [i for v in node for i in _integers(v)]
+    return [node] if isinstance(node, int) and not isinstance(node, bool) else []
+
+
+_MODELS = [m.id for m in catalog.models()]
+
+
+@given(
+    model=st.sampled_from(_MODELS),
+    batch=st.integers(1, MAX_BATCH),
+    seq_len=st.integers(1, MAX_SEQ_LEN),
+    logits=st.sampled_from(["last", "all"]),
+    dtype=st.sampled_from([None, "fp32", "int4", "Q4_K_M"]),
+)
+@example(model="meta-llama/Llama-3.1-405B", batch=MAX_BATCH, seq_len=MAX_SEQ_LEN, logits="all", dtype="fp32")
+@example(model="Qwen/Qwen2.5-0.5B", batch=1, seq_len=1, logits="last", dtype=None)
+def test_every_json_integer_fits_int64(model: str, batch: int, seq_len: int, logits: str, dtype: str | None) -> None:
+    """For any accepted option values, every integer in the document is below 2**63 (else a SettingsError)."""
+    resolved = resolve(model)
+    assert resolved.spec is not None
+    settings = InferenceSettings(dtype=dtype, batch=batch, seq_len=seq_len, logits=logits)  # type: ignore[arg-type]
+    est = estimate_inference(resolved.spec, settings)
+    if est.total_bytes >= 2**63 or any(c.bytes >= 2**63 for c in est.components):
+        with pytest.raises(SettingsError, match="64-bit"):
+            build_document(resolved, est, None, "test")
+        return
+    doc = build_document(resolved, est, None, "test")
+    assert all(-(2**63) <= i < 2**63 for i in _integers(json.loads(render_json(doc))))
+
+
+@given(count=st.integers(10**5, MAX_COUNT), dtype=st.sampled_from(["fp64", "fp32", "fp16", "int4"]))
+@example(count=MAX_COUNT, dtype="fp64")
+def test_parameter_count_documents_fit_int64(count: int, dtype: str) -> None:
+    """Every accepted bare count gives a document whose integers are below 2**63."""
+    resolved = resolve(str(count))
+    doc = build_document(resolved, estimate_weights_only(resolved.parameters or 0, dtype), None, "test")
+    assert all(i < 2**63 for i in _integers(json.loads(render_json(doc))))

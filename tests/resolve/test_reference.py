@@ -148,3 +148,92 @@ def test_prequantized_formats_from_quantization_config() -> None:
     for expected, q in cases.items():
         assert expected == prequantized_format({"quantization_config": q})
     assert prequantized_format({"quantization_config": {"quant_method": "gptq", "bits": 5}}) is None
+
+
+def test_fp8_weights_without_quantization_config_are_detected(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Hub repo whose safetensors hold F8_E4M3 and whose config names no quantization resolves as fp8."""
+    from vram.core.checkpoint import Checkpoint
+    from vram.resolve import hub
+
+    config = json.loads((FIXTURES / "configs" / "granite-small.json").read_text())
+    config.pop("quantization_config", None)
+    stored = {"F8_E4M3": 1000, "BF16": 10}
+
+    def fake_fetch(repo_id: str, **_kw: object) -> hub.HubConfig:
+        ckpt = Checkpoint(
+            source="safetensors", parameters_by_dtype=stored, bytes_by_dtype={"F8_E4M3": 1000, "BF16": 20}
+        )
+        return hub.HubConfig(config=config, source="hub", revision="abc", path=FIXTURES, checkpoint=ckpt)
+
+    monkeypatch.setattr(hub, "fetch", fake_fetch)
+    resolved = resolve("someone/fp8-model")
+    assert resolved.spec is not None
+    assert "fp8" == resolved.spec.quantization
+    stored.pop("F8_E4M3")
+    monkeypatch.setattr(
+        hub,
+        "fetch",
+        lambda repo_id, **_kw: hub.HubConfig(
+            config=config,
+            source="hub",
+            revision="abc",
+            path=FIXTURES,
+            checkpoint=Checkpoint(source="safetensors", parameters_by_dtype={"BF16": 10}, bytes_by_dtype={"BF16": 20}),
+        ),
+    )
+    plain = resolve("someone/bf16-model")
+    assert plain.spec is not None
+    assert plain.spec.quantization is None
+
+
+@pytest.mark.parametrize("text", ["1e20", "2000T", "1e400"])
+def test_parameter_counts_above_the_limit_are_refused(text: str) -> None:
+    """Counts above 10^15 are a SettingsError naming the limit (their bytes would leave int64 behind)."""
+    from vram.core.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="1,000,000,000,000,000"):
+        parse_parameter_count(text)
+
+
+def test_empty_reference_is_refused() -> None:
+    """An empty MODEL is an EmptyArgumentError, not the current folder."""
+    from vram.core.errors import EmptyArgumentError
+
+    with pytest.raises(EmptyArgumentError, match="empty"):
+        resolve("  ")
+
+
+def test_gpu_catalog_usable_memory_is_sourced() -> None:
+    """Every GPU's usable memory is at most its nominal memory and says where it comes from."""
+    for g in catalog.gpus():
+        assert 0 < g.usable_memory_bytes <= g.memory_bytes, g.name
+        assert g.usable_basis, g.name
+
+
+def test_gpu_catalog_cites_only_public_sources() -> None:
+    """Shipped GPU notes cite public documents, never how the data was gathered."""
+    text = (Path(catalog.__file__).parent.parent / "data" / "gpus.json").read_text().lower()
+    for word in (
+        "brief rule",
+        "brief's",
+        "brief convention",
+        "matches brief",
+        "helper",
+        "code-search",
+        "read_file",
+        "subagent",
+        "not resolvable",
+    ):
+        assert word not in text, word
+
+
+@pytest.mark.parametrize(
+    ("text", "name"), [("RTX 4900", "RTX 4090"), ("H10", "H100 SXM"), ("A100 80", "A100 80GB SXM")]
+)
+def test_gpu_suggestions_are_the_closest_names(text: str, name: str) -> None:
+    """An unknown --gpu lists the closest catalog names, best first."""
+    from vram.core.errors import UnknownGpuError
+
+    with pytest.raises(UnknownGpuError) as info:
+        catalog.gpu_from_arg(text)
+    assert name == info.value.suggestions[0]

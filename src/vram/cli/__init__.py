@@ -14,11 +14,13 @@ app = typer.Typer(
     help="How much GPU memory does a model need? Exact parameters, sourced estimates, offline.",
     no_args_is_help=True,
     invoke_without_command=True,
-    add_completion=False,
+    add_completion=True,
+    rich_markup_mode=None,  # plain Click help: Typer's Rich panels print flags as "--json <bool>"
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Exit codes: 0 ok (fits), 1 does not fit --gpu, 2 usage error, 3 model not resolvable, "
-    "4 Hub unreachable, 5 internal error (VRAM_DEBUG=1 shows the traceback).",
+    epilog="Exit codes: 0 ok (fits), 1 does not fit --gpu, 2 usage error (also --gpu with a bare parameter "
+    "count: weights alone decide no fit), 3 model not resolvable, 4 Hub unreachable, 5 internal error "
+    "(VRAM_DEBUG=1 shows the traceback).",
 )
 app.command(name="estimate")(estimate.estimate)
 app.command(name="inspect")(inspect.inspect)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import traceback
@@ -10,16 +11,23 @@ from enum import IntEnum
 
 from vram.core.errors import (
     ConfigFileError,
+    EmptyArgumentError,
     GatedModelError,
     HubUnavailableError,
     ModelNotFoundError,
+    MultiGpuError,
     RevisionNotFoundError,
     SettingsError,
     SpecError,
     UnknownFormatError,
+    UnknownGpuError,
     VramError,
+    WeightsOnlyFitError,
 )
-from vram.resolve.catalog import UnknownGpuError
+
+_REFERENCES = (
+    "a catalog model (`vram models`), a config.json or model folder, a repo id (org/name) or a count such as 7b"
+)
 
 
 class ExitCode(IntEnum):
@@ -33,13 +41,15 @@ class ExitCode(IntEnum):
     INTERNAL = 5
 
 
+def _did_you_mean(names: tuple[str, ...] | list[str]) -> str:
+    return f"did you mean: {', '.join(names)}? " if names else ""
+
+
 def _not_found(e: ModelNotFoundError) -> str:
-    hint = ""
-    if e.suggestions:
-        hint = f"did you mean: {', '.join(e.suggestions)}? "
+    hint = _did_you_mean(e.suggestions)
     if e.on_hub:
         return hint + "check the repo id; for a private repo pass --token or log in with `hf auth login`"
-    return hint + "pass a config.json path, a catalog model (`vram models`), a repo id (org/name) or a count such as 7b"
+    return hint + "pass " + _REFERENCES
 
 
 def _gated(e: GatedModelError) -> str:
@@ -54,19 +64,48 @@ def _revision(e: RevisionNotFoundError) -> str:
 
 
 def _hub(e: HubUnavailableError) -> str:
-    return (
+    close = f"the bundled catalog has {', '.join(e.suggestions)} (works offline); " if e.suggestions else ""
+    if e.offline:
+        return close + (
+            f"run once online (without --offline or HF_HUB_OFFLINE) to cache {e.repo_id}'s config.json, "
+            "or pass a local config.json"
+        )
+    return close + (
         "check the network (or HF_ENDPOINT) and retry; catalog models (`vram models`) and configs "
         "fetched once before work offline, and --offline uses the cache only"
     )
 
 
 def _format(e: UnknownFormatError) -> str:
-    return "see `vram dtypes` for the known names (e.g. bf16, fp8, int8, int4, nf4-dq, gptq, awq, Q4_K_M)"
+    from vram.core.dtypes import ALIASES
+
+    names = {n.lower(): n for n in (*e.known, *ALIASES)}
+    close = [names[c] for c in difflib.get_close_matches(e.name.strip().lower(), list(names), n=3, cutoff=0.6)]
+    return _did_you_mean(close) + "see `vram dtypes` for the known names (e.g. bf16, fp8, int8, int4, gptq, Q4_K_M)"
 
 
 def _gpu(e: UnknownGpuError) -> str:
-    close = f"did you mean: {', '.join(e.suggestions)}? " if e.suggestions else ""
-    return close + "see `vram gpus` for the catalog"
+    return _did_you_mean(e.suggestions) + "see `vram gpus` for the catalog, or give a capacity such as 24GB or 80GiB"
+
+
+def _multi_gpu(e: MultiGpuError) -> str:
+    return (
+        f"check one card with --gpu {e.name!r} (the whole model on one GPU); "
+        "multi-GPU splits come with tensor-parallel support (--tp)"
+    )
+
+
+def _weights_only(e: WeightsOnlyFitError) -> str:
+    return (
+        "for a verdict pass a catalog model (`vram models`), a config.json or a repo id; "
+        "without --gpu a count prints the weights-only figure"
+    )
+
+
+def _empty(e: EmptyArgumentError) -> str:
+    if e.what == "MODEL":
+        return "pass " + _REFERENCES
+    return "pass a catalog GPU (`vram gpus`) or a capacity such as 24GB"
 
 
 def _spec(e: SpecError) -> str:
@@ -78,6 +117,8 @@ def _settings(e: SettingsError) -> str:
 
 
 def _config_file(e: ConfigFileError) -> str:
+    if e.shadows:
+        return f"add config.json to the folder, or run from another directory to use the catalog's {e.shadows}"
     return "pass a config.json file or a model folder that holds one"
 
 
@@ -85,6 +126,9 @@ def _config_file(e: ConfigFileError) -> str:
 ERROR_TABLE: list[tuple[type[VramError], ExitCode, Callable[..., str]]] = [
     (UnknownFormatError, ExitCode.USAGE, _format),
     (UnknownGpuError, ExitCode.USAGE, _gpu),
+    (MultiGpuError, ExitCode.USAGE, _multi_gpu),
+    (WeightsOnlyFitError, ExitCode.USAGE, _weights_only),
+    (EmptyArgumentError, ExitCode.USAGE, _empty),
     (SettingsError, ExitCode.USAGE, _settings),
     (GatedModelError, ExitCode.MODEL, _gated),
     (RevisionNotFoundError, ExitCode.MODEL, _revision),
@@ -100,8 +144,6 @@ def describe(exc: BaseException) -> tuple[ExitCode, str]:
     for cls, code, hint in ERROR_TABLE:
         if isinstance(exc, cls):
             return code, f"error: {exc}\n  next: {hint(exc)}"
-    if isinstance(exc, VramError):
-        return ExitCode.MODEL, f"error: {exc}"
     return ExitCode.INTERNAL, (
         f"internal error: {type(exc).__name__}: {exc}\n"
         "  this is a bug in vram; rerun with VRAM_DEBUG=1 for the traceback and report it"

@@ -22,7 +22,9 @@ class UnitsChoice(str, Enum):
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (nothing else).")]
-UnitsOpt = Annotated[UnitsChoice, typer.Option("--units", help="GiB = 2^30 bytes, GB = 10^9 bytes.")]
+UnitsOpt = Annotated[
+    UnitsChoice, typer.Option("--units", case_sensitive=False, help="GiB = 2^30 bytes, GB = 10^9 bytes.")
+]
 
 
 @contextmanager

@@ -27,12 +27,19 @@ class MlaChoice(str, Enum):
     expanded = "expanded"
 
 
+MAX_BATCH = 1 << 20
+"""Largest --batch (1,048,576 sequences): with MAX_SEQ_LEN it keeps every byte count within int64."""
+MAX_SEQ_LEN = 1 << 24
+"""Largest --seq-len (16,777,216 tokens): above the longest context any model declares (Llama 4 Scout: 10M)."""
+
+
 def estimate(
     model: Annotated[
         str,
         typer.Argument(
             help="A catalog model (e.g. meta-llama/Llama-2-7b-hf or llama-2-7b), a config.json or model "
             "folder, a Hugging Face repo id, or a parameter count such as 7b.",
+            metavar="MODEL",
             show_default=False,
         ),
     ],
@@ -46,13 +53,14 @@ def estimate(
             show_default=False,
         ),
     ] = None,
-    batch: Annotated[int, typer.Option("--batch", "-b", min=1, help="Sequences processed at once.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", "-b", min=1, max=MAX_BATCH, help="Sequences processed at once.")] = 1,
     seq_len: Annotated[
         int | None,
         typer.Option(
             "--seq-len",
             "-s",
             min=1,
+            max=MAX_SEQ_LEN,
             help="Context length in tokens (prompt + generated). Default: 4096, capped by the model's maximum.",
             show_default=False,
         ),
@@ -70,7 +78,8 @@ def estimate(
         typer.Option(
             "--gpu",
             "-g",
-            help="Check the fit on this GPU (`vram gpus`); exit 1 if it does not fit.",
+            help="Check the fit on one GPU: a catalog name (`vram gpus`) or a capacity (24GB = 24x10^9 bytes, "
+            "24GiB = 24x2^30); exit 1 if it does not fit the memory a process can allocate.",
             show_default=False,
         ),
     ] = None,
@@ -105,17 +114,27 @@ def estimate(
     """Inference memory: weights, KV cache, activations and runtime overhead, and whether it fits a GPU."""
     with guard():
         from vram import __version__
+        from vram.core.errors import WeightsOnlyFitError
         from vram.core.gpu import check_fit
         from vram.core.inference import InferenceSettings, WeightsEstimate, estimate_inference, estimate_weights_only
         from vram.report.document import build_document, render_json
         from vram.resolve import resolve
-        from vram.resolve.catalog import find_gpu
+        from vram.resolve.catalog import gpu_from_arg
 
-        card = find_gpu(gpu) if gpu is not None else None
+        card = gpu_from_arg(gpu) if gpu is not None else None
         resolved = resolve(model, revision=revision, token=token, offline=offline, timeout=timeout)
         est: WeightsEstimate
         if resolved.spec is None:
-            est = estimate_weights_only(resolved.parameters or 0, dtype)
+            given = {
+                "--batch": batch != 1,
+                "--seq-len": seq_len is not None,
+                "--kv-dtype": kv_dtype is not None,
+                "--logits": logits is not LogitsChoice.last,
+                "--mla-cache": mla_cache is not MlaChoice.latent,
+            }
+            est = estimate_weights_only(resolved.parameters or 0, dtype, [k for k, v in given.items() if v])
+            if card is not None:
+                raise WeightsOnlyFitError(resolved.ref, est.total_bytes, card.name, card.usable_memory_bytes)
         else:
             settings = InferenceSettings(
                 dtype=dtype,
@@ -135,6 +154,7 @@ def estimate(
             from vram.report.table import estimate_table, print_out
 
             print_out(*estimate_table(doc, units.value))
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard, not at interpreter exit
         for w in [*doc.warnings, *(fit.warnings if fit else ())]:
             print(f"warning: {w}", file=sys.stderr)
         if fit is not None and not fit.fits:

@@ -45,6 +45,53 @@ class UnknownFormatError(SettingsError):
         super().__init__(f"unknown dtype or quantization format {name!r}")
 
 
+class UnknownGpuError(SettingsError):
+    """--gpu names no card in the catalog and no capacity such as 24GB."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        super().__init__(f"unknown GPU {name!r}")
+
+
+class MultiGpuError(SettingsError):
+    """--gpu asks for several cards: a split across GPUs is not modelled, so no per-GPU verdict is possible."""
+
+    def __init__(self, text: str, count: int, name: str) -> None:
+        self.text = text
+        self.count = count
+        self.name = name
+        super().__init__(
+            f"--gpu {text!r} asks for {count} GPUs: vram checks one GPU holding the whole model; comparing the "
+            "total with the combined memory is no verdict, because a split puts a CUDA context and every unsplit "
+            "tensor on each card and divides the KV cache by heads or layers"
+        )
+
+
+class WeightsOnlyFitError(SettingsError):
+    """A bare parameter count has no architecture, so it cannot decide a fit."""
+
+    def __init__(self, ref: str, weights_bytes: int, gpu_name: str, usable_bytes: int) -> None:
+        self.ref = ref
+        self.weights_bytes = weights_bytes
+        self.gpu_name = gpu_name
+        self.usable_bytes = usable_bytes
+        gib = 1 << 30
+        super().__init__(
+            f"{ref!r} is a bare parameter count: its weights alone take {weights_bytes / gib:,.2f} GiB against "
+            f"{usable_bytes / gib:,.2f} GiB usable on {gpu_name}, but without an architecture there is no KV cache, "
+            "activation or overhead figure, so no fit verdict"
+        )
+
+
+class EmptyArgumentError(SettingsError):
+    """An argument that needs a value was given as an empty string."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(f"the {what} argument is empty")
+
+
 class ResolveError(VramError):
     """A model reference cannot be turned into a config (not found, unreadable, ...)."""
 
@@ -66,9 +113,10 @@ class ModelNotFoundError(ResolveError, LookupError):
 class ConfigFileError(ResolveError):
     """A local config.json is missing, too large or not valid JSON."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, *, shadows: str | None = None) -> None:
         self.path = path
         self.reason = reason
+        self.shadows = shadows
         super().__init__(f"{path}: {reason}")
 
 
@@ -94,7 +142,9 @@ class RevisionNotFoundError(ResolveError):
 class HubUnavailableError(VramError, ConnectionError):
     """The Hub could not be reached (network, timeout, rate limit, server error) and nothing was cached."""
 
-    def __init__(self, repo_id: str, reason: str) -> None:
+    def __init__(self, repo_id: str, reason: str, *, offline: bool = False, suggestions: tuple[str, ...] = ()) -> None:
         self.repo_id = repo_id
         self.reason = reason
+        self.offline = offline
+        self.suggestions = suggestions
         super().__init__(f"cannot get {repo_id} from the Hugging Face Hub: {reason}")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vram.core.inference import WeightsEstimate
+
+DEQUANT_BITS = 16
+"""Bits per weight once transformers dequantizes MXFP4 to bf16 (5.23: quantizers/quantizer_mxfp4.py below
+compute capability (7, 5); integrations/mxfp4.py ``convert_moe_packed_tensors`` defaults to bfloat16)."""
 
 
 class Gpu(BaseModel):
@@ -16,10 +20,12 @@ class Gpu(BaseModel):
 
     name: str
     aliases: tuple[str, ...] = ()
-    vendor: Literal["nvidia", "amd", "apple", "intel"]
+    vendor: Literal["nvidia", "amd", "apple", "intel", "unspecified"]
     architecture: str
     compute_capability: str | None = None
-    memory_bytes: int = Field(gt=0)
+    memory_bytes: int = Field(gt=0, description="nominal capacity")
+    usable_memory_bytes: int = Field(gt=0, description="what a process can allocate: the CUDA device total")
+    usable_basis: str = ""
     bandwidth_gb_s: float | None = None
     bf16: bool
     fp8: bool
@@ -29,6 +35,13 @@ class Gpu(BaseModel):
     source: str
     notes: str = ""
 
+    @model_validator(mode="after")
+    def _usable_within_nominal(self) -> Gpu:
+        if self.usable_memory_bytes > self.memory_bytes:
+            msg = f"{self.name}: usable_memory_bytes exceeds memory_bytes"
+            raise ValueError(msg)
+        return self
+
 
 class Fit(BaseModel):
     """The verdict for one GPU."""
@@ -37,13 +50,15 @@ class Fit(BaseModel):
 
     name: str
     memory_bytes: int
+    usable_memory_bytes: int
     fits: bool
     headroom_bytes: int
     warnings: tuple[str, ...] = ()
 
 
 def check_fit(estimate: WeightsEstimate, gpu: Gpu) -> Fit:
-    """Whether ``estimate`` fits ``gpu``, with warnings for formats the card does not run natively."""
+    """Whether ``estimate`` fits the memory ``gpu`` lets a process allocate, with warnings for formats
+    the card does not run natively."""
     fmt, compute_dtype = estimate.format, estimate.compute_dtype
     warnings: list[str] = []
     where = f"{gpu.name} ({gpu.architecture})"
@@ -60,20 +75,23 @@ def check_fit(estimate: WeightsEstimate, gpu: Gpu) -> Fit:
         and gpu.compute_capability
         and float(gpu.compute_capability) < 7.5
     ):
+        growth = DEQUANT_BITS / fmt.nominal_bits  # 16 / 4.25 (e2m1 + one E8M0 scale per 32): 3.8x
         warnings.append(
             f"transformers dequantizes MXFP4 to bf16 below compute capability 7.5 ({where}): "
-            "expert memory grows about 4x"
+            f"expert memory grows {growth:.1f}x ({DEQUANT_BITS} instead of {fmt.nominal_bits:g} bits per weight)"
         )
     if gpu.unified_memory:
+        usable = gpu.usable_memory_bytes / (1 << 30)
         warnings.append(
-            f"{gpu.name} shares memory with the CPU: macOS lets the GPU wire only part of it by default "
-            "(recommendedMaxWorkingSetSize; raise it with sysctl iogpu.wired_limit_mb)"
+            f"{gpu.name} shares memory with the CPU: the verdict uses the {usable:,.0f} GiB macOS lets the GPU wire "
+            "by default (recommendedMaxWorkingSetSize); raise it with sysctl iogpu.wired_limit_mb"
         )
-    headroom = gpu.memory_bytes - estimate.total_bytes
+    headroom = gpu.usable_memory_bytes - estimate.total_bytes
     return Fit(
         name=gpu.name,
         memory_bytes=gpu.memory_bytes,
-        fits=estimate.fits(gpu.memory_bytes),
+        usable_memory_bytes=gpu.usable_memory_bytes,
+        fits=estimate.fits(gpu.usable_memory_bytes),
         headroom_bytes=headroom,
         warnings=tuple(warnings),
     )

@@ -7,6 +7,7 @@ peak and the overhead are sourced approximations (see ``vram.core.overhead`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from math import ceil
 from typing import Literal
 
@@ -162,7 +163,8 @@ def kv_cache(spec: ModelSpec, kv_dtype: str, batch: int, seq_len: int, mla_cache
     tokens = sum(min(seq_len, window) if kind == "sliding" else seq_len for kind in spec.layer_types)
     total = per_token * tokens * batch
     n_sliding = spec.layer_types.count("sliding")
-    parts = [f"{per_token:,} B/token/layer ({kv_dtype})"]
+    layers = len(spec.layer_types)
+    parts = [f"{per_token * layers:,} B/token ({layers} layers x {per_token:,} B, {kv_dtype})"]
     if spec.mla is not None:
         parts.append(
             "MLA latent cache (vLLM/SGLang)" if mla_cache == "latent" else "MLA expanded per-head K/V (transformers)"
@@ -173,6 +175,7 @@ def kv_cache(spec: ModelSpec, kv_dtype: str, batch: int, seq_len: int, mla_cache
         parts.append(f"{n_sliding}/{spec.num_layers} layers slide (window {spec.sliding_window})")
     parts.append(f"x {batch} x {seq_len:,} tokens")
     details: dict[str, int | float | str] = {
+        "bytes_per_token": per_token * layers,
         "bytes_per_token_per_layer": per_token,
         "cached_token_layers": tokens,
         "dtype": kv_dtype,
@@ -352,11 +355,12 @@ DEFAULT_COUNT_DTYPE = "fp16"
 """dtype for a bare parameter count: 16-bit, the precision most checkpoints ship in."""
 
 
-def estimate_weights_only(parameters: int, dtype: str | None = None) -> WeightsEstimate:
+def estimate_weights_only(parameters: int, dtype: str | None = None, ignored: Sequence[str] = ()) -> WeightsEstimate:
     """Rule of thumb for a bare parameter count: parameters x bits per weight, nothing else.
 
     Without an architecture there is no KV cache, activation or per-tensor layout to compute, so
     quantized formats use their nominal bits (a GGUF type's base type, not the file's mixture).
+    ``ignored`` names the settings given that only apply with an architecture: each is warned about.
     """
     fmt = get_format(dtype or DEFAULT_COUNT_DTYPE)
     total = ceil(parameters * fmt.nominal_bits / 8)
@@ -364,8 +368,15 @@ def estimate_weights_only(parameters: int, dtype: str | None = None) -> WeightsE
         f"rule of thumb: {parameters:,} params x {fmt.nominal_bits:g} bits ({fmt.name}); "
         "weights only: give a config or catalog model for KV cache, activations and overhead"
     )
+    warnings: tuple[str, ...] = ()
+    if ignored:
+        warnings = (
+            f"{', '.join(ignored)} ignored: a bare parameter count has no architecture, so only the weights are "
+            "estimated; pass a catalog model, a config.json or a repo id to size the KV cache and activations",
+        )
     return WeightsEstimate(
         components=(Component(name="weights", bytes=total, note=note),),
+        warnings=warnings,
         parameters=parameters,
         format=fmt,
         compute_dtype=compute_dtype(fmt, None),

@@ -12,12 +12,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from vram.core.errors import SettingsError
 from vram.core.gpu import Fit
 from vram.core.inference import InferenceEstimate, WeightsEstimate
 from vram.core.result import Component
-from vram.resolve.reference import Resolved
+from vram.resolve.reference import Resolved, Source
 
 SCHEMA_VERSION: Literal[1] = 1
+INT64_MAX = (1 << 63) - 1
+"""Every JSON integer stays within a signed 64-bit integer (what jq, Go and Java read without loss)."""
 
 
 class _Doc(BaseModel):
@@ -35,7 +38,7 @@ class ModelDoc(_Doc):
     """The model the estimate is for and where its description came from."""
 
     id: str
-    source: Literal["catalog", "local", "hub", "cache", "parameters"]
+    source: Source
     revision: str | None
     architecture: str | None
     model_type: str | None
@@ -66,10 +69,11 @@ class ComponentDoc(_Doc):
 
 
 class GpuDoc(_Doc):
-    """The fit verdict for --gpu."""
+    """The fit verdict for --gpu: judged against usable_memory_bytes, what a process can allocate."""
 
     name: str
     memory_bytes: int
+    usable_memory_bytes: int
     fits: bool
     headroom_bytes: int
     warnings: list[str]
@@ -124,11 +128,12 @@ def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | Non
         gpu = GpuDoc(
             name=fit.name,
             memory_bytes=fit.memory_bytes,
+            usable_memory_bytes=fit.usable_memory_bytes,
             fits=fit.fits,
             headroom_bytes=fit.headroom_bytes,
             warnings=list(fit.warnings),
         )
-    return EstimateDocument(
+    doc = EstimateDocument(
         tool=ToolDoc(version=version),
         scope="full" if spec is not None else "weights_only",
         model=model,
@@ -138,6 +143,21 @@ def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | Non
         gpu=gpu,
         warnings=[*resolved.notes, *estimate.warnings],
     )
+    _check_int64(doc.model_dump(mode="json"), "")
+    return doc
+
+
+def _check_int64(node: object, where: str) -> None:
+    """Refuse a document holding an integer beyond int64 (a SettingsError naming the field)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_int64(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _check_int64(value, f"{where}[{i}]")
+    elif isinstance(node, int) and not isinstance(node, bool) and not -INT64_MAX <= node <= INT64_MAX:
+        msg = f"{where} ({node:.3g}) exceeds a 64-bit integer: lower --batch or --seq-len, or check the config's sizes"
+        raise SettingsError(msg)
 
 
 def render_json(doc: EstimateDocument) -> str:

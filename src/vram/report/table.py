@@ -29,8 +29,11 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
     if s.seq_len is not None:
         facts += [f"batch {s.batch}", f"context {s.seq_len:,}", f"KV {s.kv_dtype}"]
     head.append(" · ".join(facts))
-    if not m.exact:
-        head.append("\napproximate: this architecture is not mapped exactly (see warnings)", style="yellow")
+    if doc.scope == "weights_only":
+        head.append("\nweights only: a parameter count has no architecture for KV cache, activations or overhead")
+    elif not m.exact:
+        see = " (see warnings)" if doc.warnings else ""
+        head.append(f"\napproximate: this architecture is not mapped exactly{see}", style="yellow")
 
     table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
     table.add_column("component", footer="total")
@@ -45,7 +48,11 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
     if doc.gpu is not None:
         g = doc.gpu
         verdict = Text()
-        verdict.append(f"{g.name} ({fmt_bytes(g.memory_bytes, units)}): ")
+        usable = fmt_bytes(g.usable_memory_bytes, units)
+        if g.usable_memory_bytes == g.memory_bytes:
+            verdict.append(f"{g.name} ({usable}): ")
+        else:
+            verdict.append(f"{g.name} ({usable} usable of {fmt_bytes(g.memory_bytes, units)}): ")
         if g.fits:
             verdict.append("fits", style="bold green")
             verdict.append(f", {fmt_bytes(g.headroom_bytes, units)} headroom")
@@ -66,8 +73,16 @@ def simple_table(columns: Sequence[str], rows: Sequence[Sequence[str]], right: S
     return table
 
 
+class _Console(Console):
+    """A Console that lets a closed pipe surface as BrokenPipeError (Rich's default exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def print_out(*renderables: Table | Text) -> None:
     """Print to stdout, with no syntax highlighting (NO_COLOR and COLUMNS are honoured by Rich)."""
-    console = Console(highlight=False, soft_wrap=False)
+    console = _Console(highlight=False, soft_wrap=False)
     for r in renderables:
         console.print(r)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import cache
 from importlib.resources import files
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from vram.core.errors import SettingsError
+from vram.core.errors import EmptyArgumentError, MultiGpuError, SettingsError, UnknownGpuError
 from vram.core.gpu import Gpu
 
 _DATA = files("vram") / "data"
@@ -38,15 +39,6 @@ class CatalogModel(BaseModel):
     description: str = ""
     provenance: Provenance
     config: dict[str, Any]
-
-
-class UnknownGpuError(SettingsError):
-    """--gpu names no card in the catalog."""
-
-    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
-        self.name = name
-        self.suggestions = suggestions
-        super().__init__(f"unknown GPU {name!r}")
 
 
 def _norm(name: str) -> str:
@@ -98,6 +90,50 @@ def gpus() -> tuple[Gpu, ...]:
     """Every bundled GPU, in catalog order."""
     raw = json.loads((_DATA / "gpus.json").read_bytes())
     return tuple(Gpu.model_validate(g) for g in raw["gpus"])
+
+
+_COUNT = re.compile(r"^\s*(\d+)\s*[x\u00d7*]\s*(\S.*)$", re.IGNORECASE)
+_CAPACITY = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*(gib|gb|tib|tb|mib|mb)\s*$", re.IGNORECASE)
+UNIT_BYTES = {"GiB": 1 << 30, "GB": 10**9, "TiB": 1 << 40, "TB": 10**12, "MiB": 1 << 20, "MB": 10**6}
+"""--gpu capacities: GiB/TiB/MiB are binary, GB/TB/MB decimal (IEC 80000-13), as ``--units`` reads them."""
+MAX_CAPACITY_BYTES = 1 << 50
+"""Largest --gpu capacity accepted (1 PiB): far above any accelerator, and keeps every figure within int64."""
+
+
+def gpu_from_arg(text: str) -> Gpu:
+    """The GPU a --gpu value names: a catalog card, ``1x`` a card, or a capacity such as ``24GB`` / ``80GiB``.
+
+    A capacity is taken as exactly what it says (``24GB`` = 24 x 10^9 bytes, ``24GiB`` = 24 x 2^30) and is
+    all usable: it is the memory the caller says a process gets. A count above one is refused (MultiGpuError).
+    """
+    if not text.strip():
+        raise EmptyArgumentError("--gpu")
+    count = _COUNT.match(text)
+    if count is not None:
+        n, name = int(count.group(1)), count.group(2).strip()
+        if n != 1:
+            raise MultiGpuError(text, n, name)
+        text = name
+    capacity = _CAPACITY.match(text)
+    if capacity is None:
+        return find_gpu(text)
+    value = capacity.group(1)
+    unit = next(u for u in UNIT_BYTES if u.lower() == capacity.group(2).lower())
+    size = round(float(value) * UNIT_BYTES[unit])
+    if not 0 < size <= MAX_CAPACITY_BYTES:
+        msg = f"--gpu {text!r}: a capacity must be above 0 and at most 1 PiB ({MAX_CAPACITY_BYTES:,} bytes)"
+        raise SettingsError(msg)
+    return Gpu(
+        name=f"{value} {unit}",
+        vendor="unspecified",
+        architecture="capacity given",
+        memory_bytes=size,
+        usable_memory_bytes=size,
+        usable_basis="the capacity given with --gpu, taken as all usable",
+        bf16=True,
+        fp8=True,
+        source="--gpu",
+    )
 
 
 def find_gpu(name: str) -> Gpu:

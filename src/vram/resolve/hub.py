@@ -72,7 +72,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _convert(exc: Exception, repo_id: str, revision: str | None, why: str | None) -> VramError:
+def _convert(exc: Exception, repo_id: str, revision: str | None, why: str | None, offline: bool = False) -> VramError:
     """Our error for a huggingface_hub exception (order matters: GatedRepoError is a RepositoryNotFoundError)."""
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -93,7 +93,7 @@ def _convert(exc: Exception, repo_id: str, revision: str | None, why: str | None
     if isinstance(exc, RemoteEntryNotFoundError):
         return ConfigFileError(f"{repo_id}/config.json", "the repo has no config.json")
     if why is not None:
-        return HubUnavailableError(repo_id, f"{why}, and config.json is not in the cache")
+        return HubUnavailableError(repo_id, f"{why}, and config.json is not in the cache", offline=offline)
     return HubUnavailableError(repo_id, _reason(exc))
 
 
@@ -116,7 +116,8 @@ def fetch(
 
     info = None
     why: str | None = None  # why the Hub was not used, when it was not
-    if offline or constants.HF_HUB_OFFLINE:
+    offline = offline or constants.HF_HUB_OFFLINE
+    if offline:
         why = "offline mode is on (--offline or HF_HUB_OFFLINE=1)"
     else:
         try:
@@ -138,7 +139,7 @@ def fetch(
             )
         )
     except Exception as e:  # every huggingface_hub failure becomes one of ours
-        raise _convert(e, repo_id, revision, why) from e
+        raise _convert(e, repo_id, revision, why, offline) from e
     return HubConfig(
         config=read_config(path),
         source="hub" if info is not None else "cache",

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from vram.core.checkpoint import Checkpoint
-from vram.core.errors import GatedModelError, HubUnavailableError, ModelNotFoundError
+from vram.core.errors import (
+    ConfigFileError,
+    EmptyArgumentError,
+    GatedModelError,
+    HubUnavailableError,
+    ModelNotFoundError,
+    SettingsError,
+)
 from vram.core.spec import ModelSpec
 from vram.resolve import catalog, hub
 from vram.resolve.local import config_path, read_config
@@ -17,10 +24,13 @@ from vram.resolve.mapping import spec_from_config
 from vram.resolve.safetensors import read_checkpoint
 
 Source = Literal["catalog", "local", "hub", "cache", "parameters"]
+"""Where a MODEL argument was resolved (the JSON document's ``model.source``)."""
 
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmbt]?)\s*$", re.IGNORECASE)
 _SCALE = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
 _MIN_COUNT = 10**5
+MAX_COUNT = 10**15
+"""Largest bare parameter count (1,000 T, ~500x today's largest models): its fp32 weights stay far inside int64."""
 _REPO = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -44,7 +54,8 @@ class Resolved:
 def parse_parameter_count(text: str) -> int | None:
     """``7b`` -> 7_000_000_000, ``1.5e9`` -> 1_500_000_000, ``125M`` -> 125_000_000; None if not a count.
 
-    Counts below 100,000 are refused: a bare ``7`` is a typo for ``7b``, not a seven-parameter model.
+    Counts below 100,000 are not counts: a bare ``7`` is a typo for ``7b``, not a seven-parameter model.
+    Counts above MAX_COUNT are a SettingsError naming the limit.
     """
     m = _COUNT.match(text)
     if m is None:
@@ -52,6 +63,9 @@ def parse_parameter_count(text: str) -> int | None:
     value = float(m.group(1)) * _SCALE[m.group(2).lower()]
     if value < _MIN_COUNT:
         return None  # "7" or "30" is more likely a typo than a model of seven parameters
+    if value > MAX_COUNT:
+        msg = f"parameter count {text.strip()!r} is above the limit of {MAX_COUNT:,} (1,000T)"
+        raise SettingsError(msg)
     return round(value)
 
 
@@ -68,10 +82,16 @@ def resolve(
     A local folder's *.safetensors headers (bounded reads) give the exact stored weights. With a
     ``revision`` a repo id skips the catalog (which holds one revision) and goes to the Hub.
     """
+    if not ref.strip():
+        raise EmptyArgumentError("MODEL")
     path = Path(ref).expanduser()
     if path.suffix == ".gguf" and path.is_file():
         return _from_gguf(ref, path)
     if path.exists() or ref.endswith(".json"):
+        shadowed = catalog.find_model(ref) if revision is None else None
+        if shadowed is not None and path.is_dir() and not (path / "config.json").is_file():
+            reason = f"folder has no config.json, and it shadows the catalog model {shadowed.id}"
+            raise ConfigFileError(str(path), reason, shadows=shadowed.id)
         file = config_path(path)
         config = read_config(file)
         return Resolved(
@@ -137,7 +157,8 @@ def _from_hub(repo_id: str, *, revision: str | None, token: str | None, offline:
     except HubUnavailableError as e:
         entry = catalog.find_model(repo_id)
         if entry is None:
-            raise
+            close = catalog.suggest_models(repo_id)
+            raise HubUnavailableError(repo_id, e.reason, offline=e.offline, suggestions=close) from e
         note = f"{e.reason}: using the bundled catalog's config for {entry.id} instead of revision {revision!r}"
         return _from_catalog(repo_id, entry, (note,))
     spec = spec_from_config(got.config)
