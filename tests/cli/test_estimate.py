@@ -262,11 +262,12 @@ def test_folder_shadowing_a_catalog_name_says_so(tmp_path: Path, monkeypatch: py
 
 
 def test_repo_offline_and_not_cached_exits_four() -> None:
-    """A repo id outside the catalog, offline with nothing cached: exit 4, no traceback."""
+    """A repo id outside the catalog, offline with nothing cached: exit 4, says to cache it once online."""
     code, out, err = run("estimate", "someone/unknown-model-7b", "--json", "--offline")
     assert ExitCode.HUB == code
     assert "" == out
-    assert "offline" in err
+    assert "offline mode is on" in err
+    assert "run once online (without --offline or HF_HUB_OFFLINE) to cache someone/unknown-model-7b" in err
     assert "Traceback" not in err
 
 
