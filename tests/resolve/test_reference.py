@@ -228,7 +228,15 @@ def test_gpu_catalog_cites_only_public_sources() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "name"), [("RTX 4900", "RTX 4090"), ("H10", "H100 SXM"), ("A100 80", "A100 80GB SXM")]
+    ("text", "name"),
+    [
+        ("RTX 4900", "RTX 4090"),
+        ("H10", "H100 SXM"),
+        ("A100 80", "A100 80GB SXM"),
+        ("3090 24gb", "RTX 3090"),
+        ("rtx 5090 32gb", "RTX 5090"),
+        ("l40", "L40S"),
+    ],
 )
 def test_gpu_suggestions_are_the_closest_names(text: str, name: str) -> None:
     """An unknown --gpu lists the closest catalog names, best first."""

@@ -139,15 +139,29 @@ def gpu_from_arg(text: str) -> Gpu:
 def find_gpu(name: str) -> Gpu:
     """A GPU by name or alias, ignoring case, spaces and punctuation ("rtx4090" = "RTX 4090")."""
     key = _norm(name)
-    index: dict[str, Gpu] = {}
     for g in gpus():
-        for n in (g.name, *g.aliases):
-            index.setdefault(_norm(n), g)
-    if key in index:
-        return index[key]
-    close = difflib.get_close_matches(key, list(index), n=6, cutoff=0.6)
-    names: list[str] = []
-    for c in close:
-        if index[c].name not in names:
-            names.append(index[c].name)
-    raise UnknownGpuError(name, tuple(names[:3]))
+        if key in {_norm(n) for n in (g.name, *g.aliases)}:
+            return g
+    raise UnknownGpuError(name, suggest_gpus(name))
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"[a-z]+|\d+", text.lower()))
+
+
+def _closeness(query: str, name: str) -> float:
+    """Spelling similarity, a bonus for the same digits in another order (4900 typed for 4090) and one
+    per shared word, model numbers (3+ digits) weighing most."""
+    ratio = difflib.SequenceMatcher(None, _norm(query), _norm(name)).ratio()
+    digits = sorted(re.findall(r"\d", query))
+    if digits and digits == sorted(re.findall(r"\d", name)):
+        ratio += 0.1
+    shared = _tokens(query) & _tokens(name)
+    return ratio + 0.1 * sum(3 if t.isdigit() and len(t) >= 3 else 1 for t in shared)
+
+
+def suggest_gpus(name: str, limit: int = 3) -> tuple[str, ...]:
+    """Catalog GPU names closest to ``name``, best first (none when nothing is close)."""
+    scored = [(max(_closeness(name, n) for n in (g.name, *g.aliases)), g.name) for g in gpus()]
+    ranked = sorted((s for s in scored if s[0] >= 0.6), key=lambda s: -s[0])
+    return tuple(n for _, n in ranked[:limit])
