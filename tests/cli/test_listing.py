@@ -42,32 +42,3 @@ def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert 0 == result.exit_code
     assert f"vram {__version__}\n" == result.stdout
-
-
-def test_inspect_json_names_origins() -> None:
-    """vram inspect --json gives each architecture value with the config key and origin it came from."""
-    result = runner.invoke(app, ["inspect", "google/gemma-3-1b-it", "--json"])
-    assert 0 == result.exit_code
-    doc = json.loads(result.stdout)
-    arch = doc["architecture"]
-    assert {"value": 26, "from": "num_hidden_layers (config.json)"} == arch["layers"]
-    assert "transformers default" in arch["tied embeddings"]["from"]
-    assert "512 on 22/26 layers" == arch["sliding window"]["value"]
-    assert 999_885_952 == doc["parameters"]["total"]
-
-
-def test_inspect_mla_and_moe() -> None:
-    """For DeepSeek-V3 inspect shows MLA ranks, experts and the pre-quantized format."""
-    result = runner.invoke(app, ["inspect", "deepseek-v3", "--json"])
-    arch = json.loads(result.stdout)["architecture"]
-    assert 512 == arch["MLA kv_lora_rank"]["value"]
-    assert "58/61" == arch["MoE layers"]["value"]
-    assert "first_k_dense_replace (config.json)" == arch["MoE layers"]["from"]
-    assert "fp8-block" == arch["quantization"]["value"]
-
-
-def test_inspect_parameter_count_is_a_usage_error() -> None:
-    """A bare parameter count has no architecture: exit 2 with a message."""
-    result = runner.invoke(app, ["inspect", "7b"])
-    assert 2 == result.exit_code
-    assert "no architecture" in result.stderr

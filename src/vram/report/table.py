@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
@@ -11,6 +12,9 @@ from rich.text import Text
 
 from vram.report.document import EstimateDocument
 from vram.report.units import Units, fmt_bytes, fmt_params
+
+if TYPE_CHECKING:  # the documents are only read here; importing them costs start-up
+    from vram.report.inspect import InspectDocument
 
 _LABELS = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations", "overhead": "overhead"}
 
@@ -71,3 +75,21 @@ def print_out(*renderables: Table | Text) -> None:
     console = Console(highlight=False, soft_wrap=False)
     for r in renderables:
         console.print(r)
+
+
+def inspect_table(doc: InspectDocument) -> list[Table | Text]:
+    """The renderables of ``vram inspect``: a heading, each fact with its origin, what the files store."""
+    m = doc.model
+    head = Text()
+    head.append(m.id, style="bold")
+    where = f"{m.source} @ {m.revision[:12]}" if m.revision else m.source
+    head.append(f"  ({where})\n", style="dim")
+    head.append(f"{m.architecture} · {fmt_params(doc.parameters.total)} params")
+    rows = [[label, str(f.value), f.from_] for label, f in doc.architecture.items()]
+    out: list[Table | Text] = [head, simple_table(["field", "value", "from"], rows)]
+    if doc.checkpoint is not None:
+        c = doc.checkpoint
+        kind = "a GGUF file" if c.source == "gguf" else "safetensors"
+        stored = ", ".join(f"{k} {v:,}" for k, v in c.parameters_by_dtype.items())
+        out.append(Text(f"stored in {kind}: {stored} elements, {c.total_bytes:,} bytes"))
+    return out
