@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +13,33 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from vram.cli import app
-from vram.report import inspect
+from vram.report import inspect, listing
 
 from ..conftest import ROOT
 
-SCHEMAS = {"inspect": inspect.json_schema()}
-MODELS: dict[str, type[BaseModel]] = {"inspect": inspect.InspectDocument}
+SCHEMAS = {"inspect": inspect.json_schema(), **{c: listing.json_schema(c) for c in listing.SCHEMAS}}
+MODELS: dict[str, type[BaseModel]] = {"inspect": inspect.InspectDocument, **listing.SCHEMAS}
 COMMANDS = {
     "inspect": ["inspect", "deepseek-v3", "--json"],
+    "models": ["models", "--json"],
+    "gpus": ["gpus", "--json"],
+    "dtypes": ["dtypes", "--json"],
 }
 
 
 @pytest.mark.parametrize("command", sorted(SCHEMAS))
 def test_schema_file_is_current(command: str) -> None:
-    """docs/schema/<command>-v1.json is the schema of the document the code emits."""
+    """docs/schema/<command>-v1.json is the schema of the document the code emits (python scripts/schemas.py)."""
     committed = json.loads((ROOT / "docs" / "schema" / f"{command}-v1.json").read_text())
     assert SCHEMAS[command] == committed
+
+
+def test_schema_script_check_agrees() -> None:
+    """scripts/schemas.py --check passes on the committed files (the command the docs give to regenerate them)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "schemas.py"), "--check"], capture_output=True, text=True
+    )
+    assert 0 == result.returncode, result.stderr
 
 
 def _integers(value: Any) -> list[int]:
