@@ -42,7 +42,7 @@ _ORIGIN_KIND: dict[str, Kind] = {
 }
 
 _IMPLIED = {
-    # What the mapping puts in place of an absent key (resolve/mapping.py, the builders' defaults).
+    # What the mapping uses for an unset key: the rules of the transformers modeling code it mirrors.
     "head_dim": "hidden_size / num_attention_heads",
     "num_key_value_heads": "num_attention_heads",
     "n_inner": "4 x n_embd",
@@ -59,8 +59,18 @@ class FactDoc(_Doc):
         serialization_alias="from",
         description="the key(s) or rule, and the kind of source",
     )
-    source: Kind
-    keys: list[str] = Field(description="config (or GGUF) keys the value was read from; empty for a rule")
+    source: Kind = Field(
+        description=(
+            "config.json: the file holds it; transformers default: the file does not set the key and the "
+            "transformers config class's default applies; derived: the file does not set the key and the "
+            "modeling rule for an unset key applies (e.g. head_dim = hidden_size / num_attention_heads); "
+            "GGUF metadata / GGUF tensors: read from a GGUF file; checkpoint files: the stored dtypes; "
+            "assumed: not stored anywhere; architecture rule: fixed by the architecture"
+        )
+    )
+    keys: list[str] = Field(
+        description="config keys read for it (for a GGUF file, of the config built from its metadata); empty for a rule"
+    )
 
 
 class InspectModelDoc(_Doc):
