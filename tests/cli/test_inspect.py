@@ -175,6 +175,10 @@ def test_gguf_origins(tmp_path: Path) -> None:
         k: arch["layers"][k] for k in ("value", "from", "source")
     }
     assert "llama.attention.head_count_kv (GGUF metadata)" == arch["KV heads"]["from"]
+    # No llama.attention.key_length in the file: 256 / 4 heads.
+    assert (64, "llama.attention.key_length unset: hidden_size / num_attention_heads (derived)", "derived") == tuple(
+        arch["head dim"][k] for k in ("value", "from", "source")
+    )
     assert (320, "tokenizer.ggml.tokens length (GGUF metadata)") == (
         arch["vocab size"]["value"],
         arch["vocab size"]["from"],

@@ -20,6 +20,7 @@ from pydantic import AliasChoices, Field
 from vram.core.params import count_parameters
 from vram.core.spec import ModelSpec
 from vram.report.document import SCHEMA_VERSION, ToolDoc, _Doc
+from vram.resolve.gguf_file import ABSENT
 from vram.resolve.mapping import Read, trace_config
 from vram.resolve.reference import Resolved, Source
 
@@ -244,11 +245,14 @@ class _Where:
             text = self.gguf.get(read.key, f"{read.key} (GGUF metadata)")
             return text, _gguf_kind(text)
         kind = _ORIGIN_KIND[read.origin]
+        name = read.key
+        if self.gguf is not None and self.gguf.get(read.key, "").endswith(ABSENT):
+            name = self.gguf[read.key].removesuffix(ABSENT).strip()  # the GGUF key that would hold it
         if read.origin == "implied":
             rule = _IMPLIED.get(read.key.rpartition(".")[2], repr(read.value))
-            return f"{read.key} unset: {rule} (derived)", kind
+            return f"{name} unset: {rule} (derived)", kind
         if read.origin == "transformers default":
-            return f"{read.key} unset: {read.value!r} (transformers default)", kind
+            return f"{name} unset: {read.value!r} (transformers default)", kind
         return f"{read.key} (config.json)", kind
 
 

@@ -156,6 +156,10 @@ def gguf_checkpoint(tensors: list[Tensor], types: dict[int, str]) -> Checkpoint:
     )
 
 
+ABSENT = "(absent from GGUF metadata)"
+"""How gguf_config marks a metadata key it looked for and did not find."""
+
+
 def config_from_gguf(meta: dict[str, Any], tensors: list[Tensor]) -> dict[str, Any]:
     """A transformers-style config dict from GGUF metadata (llama.cpp's ``{arch}.*`` keys)."""
     return gguf_config(meta, tensors)[0]
@@ -166,7 +170,9 @@ def gguf_config(meta: dict[str, Any], tensors: list[Tensor]) -> tuple[dict[str, 
 
     A source is a metadata key (``llama.embedding_length (GGUF metadata)``), a tensor
     (``token_embd.weight rows (GGUF tensors)``) or, for the compute dtype the format does not
-    store, ``assumed float16 (not stored in GGUF)``; ``vram inspect`` shows them.
+    store, ``assumed float16 (not stored in GGUF)``. A key looked for and not found is listed as
+    ``llama.attention.key_length (absent from GGUF metadata)`` and left out of the config, so the
+    mapping's default applies; ``vram inspect`` shows both.
     """
     arch = str(meta.get("general.architecture", ""))
     if not arch:
@@ -182,6 +188,7 @@ def gguf_config(meta: dict[str, Any], tensors: list[Tensor]) -> tuple[dict[str, 
     def meta_key(key: str, field: str) -> None:
         value = meta.get(f"{arch}.{field}")
         put(key, value[0] if isinstance(value, list) else value, f"{arch}.{field} (GGUF metadata)")
+        sources.setdefault(key, f"{arch}.{field} {ABSENT}")
 
     meta_key("hidden_size", "embedding_length")
     meta_key("num_hidden_layers", "block_count")
