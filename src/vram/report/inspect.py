@@ -176,7 +176,7 @@ _FACTS: tuple[_Fact, ...] = (
     _Fact(
         "intermediate size",
         lambda s: s.intermediate_size,
-        ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size"),
+        ("intermediate_size", "intermediate_size_mlp", "n_inner", "ffn_dim", "ffn_hidden_size"),
         rule=lambda s, _read: (
             ("none: every MLP is a mixture of experts", ())
             if s.intermediate_size == 0 and s.moe is not None and all(s.moe.moe_layers)
@@ -189,7 +189,16 @@ _FACTS: tuple[_Fact, ...] = (
     _Fact(
         "sliding window",
         _sliding,
-        ("sliding_window", "use_sliding_window", "max_window_layers", "sliding_window_pattern", "layer_types"),
+        (
+            "sliding_window",
+            "use_sliding_window",
+            "max_window_layers",
+            "sliding_window_pattern",
+            "layer_types",
+            "attention_chunk_size",  # Llama 4: chunked attention on the RoPE layers, bounded like a window
+            "no_rope_layers",
+            "no_rope_layer_interval",
+        ),
         combined=True,
     ),
     _Fact(
@@ -201,18 +210,25 @@ _FACTS: tuple[_Fact, ...] = (
     _Fact(
         "expert intermediate size",
         lambda s: s.moe.expert_intermediate_size if s.moe else None,
-        ("moe_intermediate_size",),
+        ("moe_intermediate_size", "intermediate_size"),  # Llama 4's experts are intermediate_size wide
     ),
     _Fact(
         "MoE layers",
         lambda s: f"{sum(s.moe.moe_layers)}/{s.num_layers}" if s.moe else None,
-        ("decoder_sparse_step", "mlp_only_layers", "first_k_dense_replace", "moe_layer_freq"),
+        (
+            "decoder_sparse_step",
+            "mlp_only_layers",
+            "first_k_dense_replace",
+            "moe_layer_freq",
+            "moe_layers",
+            "interleave_moe_layer_step",
+        ),
         combined=True,
     ),
     _Fact(
         "shared expert size",
         lambda s: (s.moe.shared_intermediate_size or None) if s.moe else None,
-        ("shared_expert_intermediate_size",),
+        ("shared_expert_intermediate_size", "intermediate_size"),  # Llama 4: one expert-wide shared expert
         rule=lambda _s, read: (
             ("moe_intermediate_size x n_shared_experts", ("moe_intermediate_size", "n_shared_experts"))
             if "n_shared_experts" in read
@@ -271,8 +287,9 @@ def _asked(read: Read) -> str:
 
 
 def _named(reads: Sequence[Read], keys: Sequence[str]) -> list[Read]:
-    """The last read of each requested quantity in ``keys`` (not of each key that happened to answer)."""
-    return list({_asked(r): r for r in reads if _asked(r) in keys}.values())
+    """The last read of each requested quantity in ``keys`` (not of each key that happened to answer), in order."""
+    last = {_asked(r): i for i, r in enumerate(reads) if _asked(r) in keys}
+    return [reads[i] for i in sorted(last.values())]
 
 
 def _joined(value: Value, reads: Sequence[Read], where: _Where, formula: str = "") -> FactDoc:
@@ -300,7 +317,8 @@ def _origin(fact: _Fact, value: Value, spec: ModelSpec, reads: Sequence[Read], w
         return _joined(value, used, where, formula) if used else _rule(value, f"{formula} (architecture rule)")
     named = _named(reads, fact.keys)
     if fact.combined:
-        return _joined(value, named, where) if named else _rule(value)
+        fed = [r for r in named if r.value is not None]  # an unset key with no default contributed nothing
+        return _joined(value, fed, where) if fed else _rule(value)
     for read in reversed(named):  # the mapping's last word: a later read overrides an earlier one
         if _same(read.value, value):
             text, kind = where.describe(read)
