@@ -162,5 +162,8 @@ def test_inspect_shows_the_file_type(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["inspect", str(f), "--json"])
     assert ExitCode.OK == result.exit_code, result.stderr
     arch = json.loads(result.stdout)["architecture"]
-    assert {"value": "Q4_K_M", "from": "general.file_type (GGUF metadata)"} == arch["quantization"]
+    assert ("Q4_K_M", "general.file_type (GGUF metadata)") == (
+        arch["quantization"]["value"],
+        arch["quantization"]["from"],
+    )
     assert "GGUF metadata" in arch["layers"]["from"]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from vram.report.document import EstimateDocument
 from vram.report.units import Units, fmt_bytes, fmt_params
+
+if TYPE_CHECKING:  # the documents are only read here; importing them costs start-up
+    from vram.report.inspect import InspectDocument
+    from vram.report.listing import DtypesDocument, GpusDocument, ModelsDocument
 
 _LABELS = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations", "overhead": "overhead"}
 
@@ -86,3 +92,94 @@ def print_out(*renderables: Table | Text) -> None:
     console = _Console(highlight=False, soft_wrap=False)
     for r in renderables:
         console.print(r)
+
+
+def inspect_table(doc: InspectDocument) -> list[Table | Text]:
+    """The renderables of ``vram inspect``: a heading, each fact with its origin, what the files store."""
+    m = doc.model
+    head = Text()
+    head.append(m.id, style="bold")
+    where = f"{m.source} @ {m.revision[:12]}" if m.revision else m.source
+    head.append(f"  ({where})\n", style="dim")
+    head.append(f"{m.architecture} · {fmt_params(doc.parameters.total)} params")
+    rows = [[label, str(f.value), f.from_] for label, f in doc.architecture.items()]
+    out: list[Table | Text] = [head, simple_table(["field", "value", "from"], rows)]
+    if doc.checkpoint is not None:
+        c = doc.checkpoint
+        kind = "a GGUF file" if c.source == "gguf" else "safetensors"
+        stored = ", ".join(f"{k} {v:,}" for k, v in c.parameters_by_dtype.items())
+        out.append(Text(f"stored in {kind}: {stored} elements, {c.total_bytes:,} bytes"))
+    return out
+
+
+_MODEL_COLUMNS = ("model", "params", "active", "dtype", "context", "type", "aliases")
+_DROP_FIRST = ("aliases", "type", "context", "active")  # least important first, when the terminal is narrow
+_MIN_ALIASES = 12  # narrowest aliases column worth folding into
+
+
+def models_table(doc: ModelsDocument, width: int | None = None) -> Table:
+    """The model catalog; ids are never broken: narrow terminals lose the least important columns first."""
+    console = Console(highlight=False, soft_wrap=False)
+    width = console.width if width is None else width
+    cells = {
+        "model": [m.id for m in doc.models],
+        "params": [fmt_params(m.parameters) for m in doc.models],
+        "active": [fmt_params(m.active_parameters) if m.active_parameters != m.parameters else "" for m in doc.models],
+        "dtype": [m.dtype for m in doc.models],
+        "context": [f"{m.max_context:,}" if m.max_context else "-" for m in doc.models],
+        "type": [m.model_type for m in doc.models],
+        "aliases": [", ".join(m.aliases) for m in doc.models],
+    }
+
+    def build(names: Sequence[str]) -> Table:
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for name in names:
+            right = name in ("params", "active", "context")
+            table.add_column(name, justify="right" if right else "left", no_wrap=name != "aliases", overflow="fold")
+        for i in range(len(doc.models)):
+            table.add_row(*(cells[n][i] for n in names))
+        return table
+
+    wide = console.options.update(max_width=10**6)  # measure the natural width, not the clamped one
+
+    def fits(names: Sequence[str]) -> bool:
+        fixed = [n for n in names if n != "aliases"]
+        need = Measurement.get(console, wide, build(fixed)).maximum
+        return need + (_MIN_ALIASES + 2 if "aliases" in names else 0) <= width
+
+    names = list(_MODEL_COLUMNS)
+    for drop in _DROP_FIRST:
+        if fits(names):
+            break
+        names.remove(drop)
+    return build(names)
+
+
+def gpus_table(doc: GpusDocument, units: Units) -> Table:
+    """The GPU catalog: memory and the formats each card runs natively."""
+    rows = [
+        [
+            g.name,
+            g.vendor,
+            g.architecture,
+            g.compute_capability or "-",
+            fmt_bytes(g.memory_bytes, units),
+            " ".join(f for f, ok in (("bf16", g.bf16), ("fp8", g.fp8), ("fp4", g.fp4)) if ok) or "-",
+        ]
+        for g in doc.gpus
+    ]
+    return simple_table(["gpu", "vendor", "architecture", "CC", "memory", "native"], rows, right=["memory"])
+
+
+def dtypes_table(doc: DtypesDocument) -> list[Table | Text]:
+    """The weight formats with nominal bits per weight, then the aliases."""
+    rows = [[f.name, f"{f.nominal_bits:.3f}", f.description] for f in doc.formats]
+    aliases = ", ".join(f"{k} = {v}" for k, v in sorted(doc.aliases.items()))
+    return [
+        simple_table(["dtype", "bits/weight", "what is stored"], rows, right=["bits/weight"]),
+        Text(f"aliases: {aliases}"),
+        Text(
+            "where each figure comes from: vram dtypes --json (field 'source'); GPTQ/AWQ take any group size,\n"
+            "e.g. gptq-int4-g64, awq-int4-g-1 (per channel)"
+        ),
+    ]

@@ -156,43 +156,62 @@ def gguf_checkpoint(tensors: list[Tensor], types: dict[int, str]) -> Checkpoint:
     )
 
 
+ABSENT = "(absent from GGUF metadata)"
+"""How gguf_config marks a metadata key it looked for and did not find."""
+
+
 def config_from_gguf(meta: dict[str, Any], tensors: list[Tensor]) -> dict[str, Any]:
     """A transformers-style config dict from GGUF metadata (llama.cpp's ``{arch}.*`` keys)."""
+    return gguf_config(meta, tensors)[0]
+
+
+def gguf_config(meta: dict[str, Any], tensors: list[Tensor]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The config dict, and for each of its keys where in the file the value was read.
+
+    A source is a metadata key (``llama.embedding_length (GGUF metadata)``), a tensor
+    (``token_embd.weight rows (GGUF tensors)``) or, for the compute dtype the format does not
+    store, ``assumed float16 (not stored in GGUF)``. A key looked for and not found is listed as
+    ``llama.attention.key_length (absent from GGUF metadata)`` and left out of the config, so the
+    mapping's default applies; ``vram inspect`` shows both.
+    """
     arch = str(meta.get("general.architecture", ""))
     if not arch:
         raise ConfigFileError("gguf", "GGUF metadata has no general.architecture")
+    config: dict[str, Any] = {"model_type": ARCHITECTURES.get(arch, f"gguf-{arch}")}
+    sources: dict[str, str] = {"model_type": "general.architecture (GGUF metadata)"}
 
-    def get(key: str) -> Any:
-        return meta.get(f"{arch}.{key}")
+    def put(key: str, value: Any, source: str) -> None:
+        if value is not None and key not in config:
+            config[key] = value
+            sources[key] = source
 
-    heads = get("attention.head_count")
-    kv = get("attention.head_count_kv")
-    vocab = get("vocab_size") or meta.get("tokenizer.ggml.tokens")
-    if vocab is None:
-        vocab = next((t.shape[0] for t in tensors if t.name == "token_embd.weight"), None)
-    config: dict[str, Any] = {
-        "model_type": ARCHITECTURES.get(arch, f"gguf-{arch}"),
-        "hidden_size": get("embedding_length"),
-        "num_hidden_layers": get("block_count"),
-        "num_attention_heads": heads[0] if isinstance(heads, list) else heads,
-        "num_key_value_heads": kv[0] if isinstance(kv, list) else kv,
-        "head_dim": get("attention.key_length"),
-        "intermediate_size": get("feed_forward_length"),
-        "vocab_size": vocab,
-        "max_position_embeddings": get("context_length"),
-        "tie_word_embeddings": not any(t.name == "output.weight" for t in tensors),
-        "torch_dtype": "float16",
-    }
-    if get("expert_count"):
-        config.update(
-            num_experts=get("expert_count"),
-            num_local_experts=get("expert_count"),
-            num_experts_per_tok=get("expert_used_count"),
-            moe_intermediate_size=get("expert_feed_forward_length"),
-        )
-    if get("attention.sliding_window"):
-        config["sliding_window"] = get("attention.sliding_window")
-    return {k: v for k, v in config.items() if v is not None}
+    def meta_key(key: str, field: str) -> None:
+        value = meta.get(f"{arch}.{field}")
+        put(key, value[0] if isinstance(value, list) else value, f"{arch}.{field} (GGUF metadata)")
+        sources.setdefault(key, f"{arch}.{field} {ABSENT}")
+
+    meta_key("hidden_size", "embedding_length")
+    meta_key("num_hidden_layers", "block_count")
+    meta_key("num_attention_heads", "attention.head_count")
+    meta_key("num_key_value_heads", "attention.head_count_kv")
+    meta_key("head_dim", "attention.key_length")
+    meta_key("intermediate_size", "feed_forward_length")
+    meta_key("vocab_size", "vocab_size")
+    put("vocab_size", meta.get("tokenizer.ggml.tokens"), "tokenizer.ggml.tokens length (GGUF metadata)")
+    embedding = next((t.shape[0] for t in tensors if t.name == "token_embd.weight"), None)
+    put("vocab_size", embedding, "token_embd.weight rows (GGUF tensors)")
+    meta_key("max_position_embeddings", "context_length")
+    tied = not any(t.name == "output.weight" for t in tensors)
+    put("tie_word_embeddings", tied, f"{'no' if tied else 'an'} output.weight tensor (GGUF tensors)")
+    put("torch_dtype", "float16", "assumed float16 (not stored in GGUF)")
+    if meta.get(f"{arch}.expert_count"):
+        meta_key("num_experts", "expert_count")
+        meta_key("num_local_experts", "expert_count")
+        meta_key("num_experts_per_tok", "expert_used_count")
+        meta_key("moe_intermediate_size", "expert_feed_forward_length")
+    if meta.get(f"{arch}.attention.sliding_window"):
+        meta_key("sliding_window", "attention.sliding_window")
+    return config, sources
 
 
 def file_type(meta: dict[str, Any]) -> str | None:
