@@ -212,7 +212,7 @@ GGML_TYPES: dict[str, tuple[int, int]] = {
 }
 
 _GGUF_FILE_TYPES: dict[str, tuple[str, str]] = {
-    # file type: (base ggml type, description)
+    # file type: (base ggml type: llama-quant.cpp llama_ftype_get_default_type, description)
     "F16": ("F16", "GGUF all-F16"),
     "BF16": ("BF16", "GGUF all-BF16"),
     "Q8_0": ("Q8_0", "8.5 bpw blocks of 32"),
@@ -231,6 +231,16 @@ _GGUF_FILE_TYPES: dict[str, tuple[str, str]] = {
     "Q2_K": ("Q2_K", "Q2_K with Q3_K/Q4_K for a few tensors"),
     "IQ4_XS": ("IQ4_XS", "4.25 bpw i-quant"),
     "IQ4_NL": ("IQ4_NL", "4.5 bpw non-linear blocks of 32"),
+    "IQ3_M": ("IQ3_S", "IQ3_S with Q4_K attn_v / attn_output and early ffn_down"),
+    "IQ3_S": ("IQ3_S", "3.4375 bpw i-quant"),
+    "IQ3_XS": ("IQ3_S", "IQ3_S with IQ3_XXS attn_q / attn_k and middle ffn_gate / ffn_up (imatrix)"),
+    "IQ3_XXS": ("IQ3_XXS", "3.0625 bpw i-quant, IQ2_S attn_q / attn_k (imatrix)"),
+    "IQ2_M": ("IQ2_S", "IQ2_S with IQ3_S for attn_output and early ffn_down (imatrix)"),
+    "IQ2_S": ("IQ2_XS", "IQ2_XS with IQ3_S for attn_output and early ffn_down (imatrix)"),
+    "IQ2_XS": ("IQ2_XS", "2.3125 bpw i-quant (imatrix)"),
+    "IQ2_XXS": ("IQ2_XXS", "2.0625 bpw i-quant (imatrix)"),
+    "IQ1_M": ("IQ1_M", "1.75 bpw i-quant, IQ2_XXS attn_output (imatrix)"),
+    "IQ1_S": ("IQ1_S", "1.5625 bpw i-quant, IQ2_XXS attn_output (imatrix)"),
     "MXFP4_MOE": ("MXFP4", "MXFP4 experts, Q8_0 elsewhere"),
 }
 for _name, (_base, _desc) in _GGUF_FILE_TYPES.items():
