@@ -224,7 +224,7 @@ def tensor_type(fmt: Format, spec: ModelSpec, t: Tensor, *, imatrix: bool | None
     if len(t.shape) == 1 or t.role in _NEVER_QUANTIZED:
         return "F32"
     if t.role in ("vision", "projector"):
-        return "F16"  # the vision tower ships in a separate mmproj GGUF, converted to F16
+        return "F16"  # separate mmproj GGUF: convert_hf_to_gguf.py --mmproj writes 16-bit (f16 or bf16)
     if base in ("F16", "BF16"):
         return base
     row = t.shape[-1]
