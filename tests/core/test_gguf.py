@@ -285,3 +285,32 @@ def test_llama31_70b_file_sizes(ftype: str, gb: float) -> None:
     Q4_K_M, Q4_K_S, Q3_K_M, IQ3_M and Q3_K_S by 0.04 to 0.17 GB."""
     header = gb - _total(LLAMA31_70B, ftype, imatrix=True) / 1e9
     assert -0.005 < header < 0.02
+
+
+# Mixtral-8x7B (8 experts, GQA 4), types read off llama-quant.cpp (commit 007dbbf3): attn_v and
+# attn_k go to Q8_0, attn_output to Q5_K for most file types; the IQ1/IQ2 branch has its own.
+EIGHT_EXPERT_TYPES = {
+    "Q4_K_M": {"attn_v": "Q8_0", "attn_k": "Q8_0", "attn_output": "Q5_K", "attn_q": "Q4_K"},
+    "Q3_K_S": {"attn_v": "Q8_0", "attn_output": "Q5_K"},
+    "IQ4_NL": {"attn_output": "Q5_K", "ffn_down_exps.0": "Q5_K"},
+    "Q6_K": {"attn_v": "Q8_0", "attn_output": "Q6_K"},
+    "IQ2_XXS": {"attn_v": "Q4_K", "attn_k": "Q4_K", "attn_output": "Q5_K"},
+    "IQ3_M": {"attn_v": "Q8_0", "ffn_down_exps.2": "Q4_K", "ffn_down_exps.5": "IQ3_S", "ffn_down_exps.6": "Q4_K"},
+}
+
+
+@pytest.mark.parametrize("ftype", sorted(EIGHT_EXPERT_TYPES))
+def test_eight_expert_rules_on_mixtral(ftype: str) -> None:
+    """With 8 experts llama-quantize upgrades attention as its decision table says."""
+    kinds = _kinds(_spec("mistralai/Mixtral-8x7B-v0.1"), ftype)
+    for key, expected in EIGHT_EXPERT_TYPES[ftype].items():
+        name, _, layer = key.partition(".")
+        assert expected == kinds[(name, int(layer or 5))], key
+
+
+def test_imatrix_guards_legacy_quants() -> None:
+    """With an imatrix, Q4_0 / Q5_0 give the first eighth of ffn_down Q4_1 / Q5_1 (llama-quant.cpp)."""
+    ffn_down = next(t for t in tensors(LLAMA3_8B) if t.name == "ffn_down" and t.layer == 3)
+    assert "Q4_1" == tensor_type(get_format("Q4_0"), LLAMA3_8B, ffn_down, imatrix=True)
+    assert "Q5_1" == tensor_type(get_format("Q5_0"), LLAMA3_8B, ffn_down, imatrix=True)
+    assert "Q4_0" == tensor_type(get_format("Q4_0"), LLAMA3_8B, ffn_down)
