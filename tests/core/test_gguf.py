@@ -260,6 +260,9 @@ def test_70b_rule_on_llama2_70b() -> None:
     assert "Q5_K" == _kinds(LLAMA2_70B, "Q3_K_S")[("attn_v", 40)]
     assert "Q5_K" == _kinds(LLAMA2_70B, "Q4_K_M")[("attn_v", 11)]  # not a use_more_bits layer
     assert abs(_total(LLAMA2_70B, "Q3_K_S") / GIB - 27.86) < 0.006
+    # Qwen2 with 80 layers is LLM_TYPE_70B too (llama.cpp llama_model_qwen2 load_hparams).
+    assert "Q5_K" == _kinds(_spec("Qwen/Qwen2.5-72B"), "Q4_K_M")[("attn_v", 11)]
+    assert "Q4_K" == _kinds(_spec("Qwen/Qwen2.5-32B"), "Q4_K_M")[("attn_v", 11)]
 
 
 # bartowski's Llama-3.1-70B-architecture files (imatrix), file sizes in GB (1e9 bytes), as listed at
