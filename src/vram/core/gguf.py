@@ -49,7 +49,7 @@ def _is_70b(spec: ModelSpec) -> bool:
     """llama.cpp's LLM_TYPE_70B: Llama with 80 layers and GQA, or Qwen2 with 80 layers."""
     if spec.num_layers != 80:
         return False
-    return spec.model_type == "qwen2" or (spec.model_type == "llama" and spec.num_heads != spec.num_kv_heads)
+    return spec.gguf_arch == "qwen2" or (spec.gguf_arch == "llama" and spec.num_heads != spec.num_kv_heads)
 
 
 def _attn_v(ftype: str, base: str, spec: ModelSpec, i: int) -> str:
@@ -70,7 +70,7 @@ def _attn_v(ftype: str, base: str, spec: ModelSpec, i: int) -> str:
 
 def _ffn_down(ftype: str, base: str, spec: ModelSpec, i: int) -> str:
     n = spec.num_layers
-    if spec.model_type == "falcon":
+    if spec.gguf_arch == "falcon":
         falcon = {
             "Q4_K_M": "Q6_K" if i < n // 16 else ("Q5_K" if use_more_bits(i, n) else "Q4_K"),
             "Q4_K_S": "Q4_K",
@@ -92,7 +92,7 @@ def _ffn_down(ftype: str, base: str, spec: ModelSpec, i: int) -> str:
 
 def _attn_output(ftype: str, base: str, spec: ModelSpec) -> str:
     experts = spec.moe.num_experts if spec.moe is not None else 0
-    if spec.model_type == "falcon":
+    if spec.gguf_arch == "falcon":
         return "Q4_K" if ftype == "Q3_K_L" else base
     if experts == 8:
         return {"Q4_K_M": "Q5_K", "Q4_K_S": "Q5_K", "Q3_K_M": "Q5_K", "Q2_K": "Q5_K", "IQ4_XS": "Q5_K"}.get(ftype, base)
@@ -131,7 +131,7 @@ def tensor_type(fmt: Format, spec: ModelSpec, t: Tensor) -> str:
     if fmt.name == "MXFP4_MOE":
         return "MXFP4" if len(t.shape) == 3 else "Q8_0"
     if _is_output(spec, t):
-        if spec.model_type == "falcon" or not _fits(base, row):
+        if spec.gguf_arch == "falcon" or not _fits(base, row):
             return fallback("Q8_0", row)
         return fallback("Q6_K" if base != "Q8_0" else "Q8_0", row)
     return fallback(_mixture(fmt.name, base, spec, t), row)
