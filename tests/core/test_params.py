@@ -7,9 +7,6 @@ synthetic configs in ``tests/fixtures/configs`` (one or more per supported model
 flags that change the layout: biases, head_dim, q/k norms, MoE layer schedules, MLA, Falcon's
 three attention layouts, OPT's projection, GPT-BigCode's multi-query c_attn, Llama 4's interleaved
 MoE/dense layers and shared expert, and the Gemma 3, Mistral 3 and Llama 4 vision towers).
-``llama4-scout-dims`` carries Llama-4-Scout-17B-16E's published dimensions (model card at
-https://huggingface.co/meta-llama/Llama-4-Scout-17B-16E); transformers builds it with
-108,641,793,536 parameters.
 """
 
 from __future__ import annotations
