@@ -9,7 +9,7 @@ from typing import Any
 
 from vram.core.errors import SpecError
 from vram.core.spec import MLA, MoE
-from vram.resolve.mapping.dense import llama, mistral, qwen2, qwen3
+from vram.resolve.mapping.dense import mistral, qwen2, qwen3
 from vram.resolve.mapping.layout import core, gated, layer_types
 from vram.resolve.mapping.reader import Cfg
 
@@ -124,7 +124,7 @@ def llama4_text(c: Cfg) -> dict[str, Any]:
     layers that use RoPE (``no_rope_layers[i] == 1``, else all but every
     ``no_rope_layer_interval``-th) attend within chunks of ``attention_chunk_size`` tokens.
     """
-    base = llama(c)
+    base = gated(c)
     n = base["num_layers"]
     listed = c.get("moe_layers", default=None)
     if listed is None:

@@ -19,11 +19,15 @@ Builder = Callable[[Cfg], dict[str, Any]]
 
 
 def _towers(c: Cfg, text: tuple[str, Builder], vision: str) -> tuple[dict[str, Any], Cfg]:
-    """The text model's fields (tied head decided by the wrapper's own flag) and the vision sub-config."""
+    """The text model's fields and the vision sub-config.
+
+    The wrapper's own ``tie_word_embeddings`` decides the tied head (transformers reads the
+    top-level config); it is read first so the trace names it before text_config's.
+    """
     text_type, build = text
+    tied = c.flag("tie_word_embeddings")
     fields = build(c.nested("text_config", text_type, defaults_for(text_type)))
-    fields["tie_word_embeddings"] = c.flag("tie_word_embeddings")
-    return fields, c.nested("vision_config", vision, defaults_for(vision))
+    return {**fields, "tie_word_embeddings": tied}, c.nested("vision_config", vision, defaults_for(vision))
 
 
 def _vit(v: Cfg) -> dict[str, int]:
