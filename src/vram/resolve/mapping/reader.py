@@ -20,11 +20,17 @@ Origin = Literal["config.json", "transformers default", "implied"]
 
 @dataclass(frozen=True)
 class Read:
-    """One config value the mapping used, and where it came from."""
+    """One config value the mapping used, and where it came from.
+
+    ``asked`` is the request that produced it: the keys the mapping looked for, preferred first.
+    Its first key names the quantity (``moe_intermediate_size`` even when a Mixtral config answers
+    with ``intermediate_size``), so ``vram inspect`` can tell which read fed which spec value.
+    """
 
     key: str
     value: Any
     origin: Origin
+    asked: tuple[str, ...] = ()
 
 
 class Cfg:
@@ -61,8 +67,8 @@ class Cfg:
             raise SpecError(msg, model_type=self.model_type, field=key)
         return Cfg(data, model_type, defaults, self.trace, f"{self.prefix}{key}.")
 
-    def _record(self, key: str, value: Any, origin: Origin) -> Any:
-        self.trace.append(Read(self.prefix + key, value, origin))
+    def _record(self, key: str, value: Any, origin: Origin, asked: tuple[str, ...]) -> Any:
+        self.trace.append(Read(self.prefix + key, value, origin, asked))
         return value
 
     def get(self, *keys: str, default: Any = _MISSING) -> Any:
@@ -74,15 +80,15 @@ class Cfg:
         for k in keys:
             if k in self.data:
                 if self.data[k] is not None:
-                    return self._record(k, self.data[k], "config.json")
+                    return self._record(k, self.data[k], "config.json", keys)
                 break
         else:
             for k in keys:
                 if self.defaults.get(k) is not None:
-                    return self._record(k, self.defaults[k], "transformers default")
+                    return self._record(k, self.defaults[k], "transformers default", keys)
         if default is _MISSING:
             raise MissingFieldError(self.prefix + keys[0], model_type=self.model_type)
-        return self._record(keys[0], default, "implied")
+        return self._record(keys[0], default, "implied", keys)
 
     def integer(self, *keys: str, default: Any = _MISSING) -> int:
         """An integer field; a float like 4096.0 is accepted, anything else is a SpecError."""
