@@ -90,9 +90,9 @@ def test_models_table_keeps_ids_whole(columns: int) -> None:
 
 
 def test_models_table_at_80_columns_drops_minor_columns_first() -> None:
-    """At 80 columns the aliases and type columns go; params, active, dtype and context stay."""
+    """At 80 columns, with 45-character ids, aliases, type and context go; params, active and dtype stay."""
     header = listing("models", columns=80).splitlines()[1].split()
-    assert ["model", "params", "active", "dtype", "context"] == header
+    assert ["model", "params", "active", "dtype"] == header
     wide = listing("models", columns=160).splitlines()[1].split()
     assert ["model", "params", "active", "dtype", "context", "type", "aliases"] == wide
 

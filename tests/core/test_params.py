@@ -5,7 +5,8 @@ Golden numbers: ``tests/core/golden_params.json``, produced by ``scripts/golden_
 ``sum(p.numel() for p in model.parameters())``). It covers every catalog model and the
 synthetic configs in ``tests/fixtures/configs`` (one or more per supported model_type, with the
 flags that change the layout: biases, head_dim, q/k norms, MoE layer schedules, MLA, Falcon's
-three attention layouts, OPT's projection, Gemma 3's vision tower).
+three attention layouts, OPT's projection, GPT-BigCode's multi-query c_attn, Llama 4's interleaved
+MoE/dense layers and shared expert, and the Gemma 3, Mistral 3 and Llama 4 vision towers).
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def _is_70b(spec: ModelSpec) -> bool:
     """llama.cpp's LLM_TYPE_70B: Llama with 80 layers and GQA, or Qwen2 with 80 layers."""
     if spec.num_layers != 80:
         return False
-    return spec.model_type == "qwen2" or (spec.model_type == "llama" and spec.num_heads != spec.num_kv_heads)
+    return spec.gguf_arch == "qwen2" or (spec.gguf_arch == "llama" and spec.num_heads != spec.num_kv_heads)
 
 
 def _experts(spec: ModelSpec) -> int:
@@ -139,7 +139,7 @@ def _attn_v(ftype: str, base: str, spec: ModelSpec, i: int, imatrix: bool) -> st
 
 def _ffn_down(ftype: str, base: str, spec: ModelSpec, i: int, imatrix: bool) -> str:
     n, first = spec.num_layers, i < spec.num_layers // 8
-    if spec.model_type == "falcon":
+    if spec.gguf_arch == "falcon":
         falcon = {
             "Q4_K_M": "Q6_K" if i < n // 16 else ("Q5_K" if use_more_bits(i, n) else "Q4_K"),
             "Q4_K_S": "Q4_K",
@@ -170,7 +170,7 @@ _ATTN_OUTPUT_8_EXPERTS = frozenset(
 
 
 def _attn_output(ftype: str, base: str, spec: ModelSpec) -> str:
-    if spec.model_type == "falcon":
+    if spec.gguf_arch == "falcon":
         return "Q4_K" if ftype == "Q3_K_L" else base
     if _experts(spec) == 8:
         return "Q5_K" if ftype in _ATTN_OUTPUT_8_EXPERTS else base
@@ -210,7 +210,7 @@ def _output(ftype: str, base: str, spec: ModelSpec, row: int) -> str:
     """The output matrix (or the token embedding tied to it), before the shape fallback."""
     if ftype == "MXFP4_MOE":
         return "Q8_0"
-    if spec.model_type == "falcon" or not _fits(base, row):
+    if spec.gguf_arch == "falcon" or not _fits(base, row):
         return "Q8_0"
     if ftype in LOW_BIT or ftype == "IQ3_XXS":
         return "Q5_K"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Literal
 
-from vram.core.spec import ModelSpec, NormKind
+from vram.core.spec import ModelSpec, NormKind, VisionTower
 
 Role = Literal[
     "embedding",
@@ -49,6 +49,8 @@ class Tensor:
     shape: tuple[int, ...]
     role: Role
     layer: int | None = None
+    per_expert: bool = False
+    """One slice per routed expert (expert matrices and their biases): only top-k slices run per token."""
 
     @property
     def numel(self) -> int:
@@ -138,12 +140,12 @@ def _moe_mlp(spec: ModelSpec, i: int) -> list[Tensor]:
     moe, h = spec.moe, spec.hidden_size
     e, f = moe.num_experts, moe.expert_intermediate_size
     t = _linear("ffn_gate_inp", e, h, "router", i, bias=moe.router_bias)
-    t.append(Tensor("ffn_gate_exps", (e, f, h), "expert", i))
-    t.append(Tensor("ffn_up_exps", (e, f, h), "expert", i))
-    t.append(Tensor("ffn_down_exps", (e, h, f), "expert", i))
+    t.append(Tensor("ffn_gate_exps", (e, f, h), "expert", i, per_expert=True))
+    t.append(Tensor("ffn_up_exps", (e, f, h), "expert", i, per_expert=True))
+    t.append(Tensor("ffn_down_exps", (e, h, f), "expert", i, per_expert=True))
     if moe.expert_bias:
-        t.append(Tensor("ffn_gate_up_exps.bias", (e, 2 * f), "bias", i))
-        t.append(Tensor("ffn_down_exps.bias", (e, h), "bias", i))
+        t.append(Tensor("ffn_gate_up_exps.bias", (e, 2 * f), "bias", i, per_expert=True))
+        t.append(Tensor("ffn_down_exps.bias", (e, h), "bias", i, per_expert=True))
     if moe.shared_intermediate_size:
         t += _dense_mlp(spec, moe.shared_intermediate_size, i, suffix="_shexp", role="shared_expert")
     if moe.shared_expert_gate:
@@ -151,23 +153,29 @@ def _moe_mlp(spec: ModelSpec, i: int) -> list[Tensor]:
     return t
 
 
-def _vision(spec: ModelSpec) -> list[Tensor]:
-    """SigLIP vision tower + Gemma3 multimodal projector (the only VLM layout supported so far)."""
-    v = spec.vision
-    assert v is not None
+def _vit_layer(v: VisionTower, j: int, *, gated: bool, bias: bool, norm: NormKind) -> list[Tensor]:
+    """One ViT encoder layer: two norms, q/k/v/o (hidden x hidden), and the MLP."""
     hv, fv = v.hidden_size, v.intermediate_size
-    patches = (v.image_size // v.patch_size) ** 2
+    t = _norm(f"v.ln1.{j}", hv, norm, None) + _norm(f"v.ln2.{j}", hv, norm, None)
+    for proj in ("q", "k", "v", "o"):
+        t += _linear(f"v.attn_{proj}", hv, hv, "vision", None, bias=bias)
+    if gated:
+        t += _linear("v.ffn_gate", fv, hv, "vision", None, bias=bias)
+    t += _linear("v.ffn_up", fv, hv, "vision", None, bias=bias)
+    t += _linear("v.ffn_down", hv, fv, "vision", None, bias=bias)
+    return t
+
+
+def _siglip(v: VisionTower, text_hidden: int) -> list[Tensor]:
+    """SiglipVisionModel (conv patch embedding, learned positions, LayerNorm) + Gemma 3's projector."""
+    hv, fv = v.hidden_size, v.intermediate_size
     t = [
         Tensor("v.patch_embd", (hv, v.num_channels, v.patch_size, v.patch_size), "vision"),
         Tensor("v.patch_embd.bias", (hv,), "bias"),
-        Tensor("v.position_embd", (patches, hv), "vision"),
+        Tensor("v.position_embd", ((v.image_size // v.patch_size) ** 2, hv), "vision"),
     ]
     for j in range(v.num_layers):
-        for proj in ("q", "k", "v", "o"):
-            t += _linear(f"v.attn_{proj}", hv, hv, "vision", None, bias=True)
-        t += _linear("v.ffn_up", fv, hv, "vision", None, bias=True)
-        t += _linear("v.ffn_down", hv, fv, "vision", None, bias=True)
-        t += _norm(f"v.ln1.{j}", hv, "layernorm", None) + _norm(f"v.ln2.{j}", hv, "layernorm", None)
+        t += _vit_layer(v, j, gated=False, bias=True, norm="layernorm")
     t += _norm("v.post_ln", hv, "layernorm", None)
     if v.head:
         t.append(Tensor("v.head.probe", (1, 1, hv), "vision"))
@@ -176,9 +184,41 @@ def _vision(spec: ModelSpec) -> list[Tensor]:
         t += _norm("v.head.ln", hv, "layernorm", None)
         t += _linear("v.head.ffn_up", fv, hv, "vision", None, bias=True)
         t += _linear("v.head.ffn_down", hv, fv, "vision", None, bias=True)
-    t.append(Tensor("mm.input_projection", (hv, spec.hidden_size), "projector"))
-    t += _norm("mm.soft_emb_norm", hv, "rms", None)
+    t.append(Tensor("mm.input_projection", (hv, text_hidden), "projector"))
+    return t + _norm("mm.soft_emb_norm", hv, "rms", None)
+
+
+def _pixtral(v: VisionTower, text_hidden: int) -> list[Tensor]:
+    """PixtralVisionModel (bias-free conv, RMSNorm, gated MLP, RoPE) + Mistral 3's projector."""
+    hv = v.hidden_size
+    t = [Tensor("v.patch_embd", (hv, v.num_channels, v.patch_size, v.patch_size), "vision")]
+    t += _norm("v.pre_ln", hv, "rms", None)
+    for j in range(v.num_layers):
+        t += _vit_layer(v, j, gated=True, bias=False, norm="rms")
+    t += _norm("mm.norm", hv, "rms", None)
+    t.append(Tensor("mm.patch_merger", (hv, hv * v.merge_size**2), "projector"))
+    t += _linear("mm.1", text_hidden, hv * v.feature_layers, "projector", None, bias=v.projector_bias)
+    return t + _linear("mm.2", text_hidden, text_hidden, "projector", None, bias=v.projector_bias)
+
+
+def _llama4_vit(v: VisionTower, text_hidden: int) -> list[Tensor]:
+    """Llama4VisionModel (unfolded linear patch embedding, class token, LayerNorm) + adapter + projector."""
+    hv = v.hidden_size
+    t = [
+        Tensor("v.patch_embd", (hv, v.num_channels * v.patch_size**2), "vision"),
+        Tensor("v.class_embd", (hv,), "vision"),
+        Tensor("v.position_embd", ((v.image_size // v.patch_size) ** 2 + 1, hv), "vision"),
+    ]
+    t += _norm("v.pre_ln", hv, "layernorm", None) + _norm("v.post_ln", hv, "layernorm", None)
+    for j in range(v.num_layers):
+        t += _vit_layer(v, j, gated=False, bias=True, norm="layernorm")
+    t.append(Tensor("v.adapter.fc1", (v.adapter_in, v.intermediate_size), "vision"))
+    t.append(Tensor("v.adapter.fc2", (v.adapter_out, v.adapter_out), "vision"))
+    t.append(Tensor("mm.input_projection", (text_hidden, v.output_dim), "projector"))
     return t
+
+
+_VISION = {"siglip": _siglip, "pixtral": _pixtral, "llama4": _llama4_vit}
 
 
 def tensors(spec: ModelSpec) -> list[Tensor]:
@@ -208,7 +248,7 @@ def tensors(spec: ModelSpec) -> list[Tensor]:
     if spec.lm_head_bias:
         t.append(Tensor("output.bias", (spec.vocab_size,), "bias"))
     if spec.vision is not None:
-        t += _vision(spec)
+        t += _VISION[spec.vision.kind](spec.vision, h)
     return t
 
 
@@ -219,7 +259,7 @@ def count_parameters(spec: ModelSpec, tensor_list: list[Tensor] | None = None) -
     inactive = 0
     for x in ts:
         by_role[x.role] = by_role.get(x.role, 0) + x.numel
-        if x.role == "expert" or x.name.endswith("_exps.bias"):
+        if x.per_expert:
             inactive += x.numel
     total = sum(by_role.values())
     active = total

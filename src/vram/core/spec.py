@@ -63,17 +63,37 @@ class MoE(_Frozen):
         return self
 
 
-class VisionTower(_Frozen):
-    """A ViT encoder (SigLIP/CLIP layout) and the projector that feeds its output to the text model."""
+VisionKind = Literal["siglip", "pixtral", "llama4"]
+"""Vision tower layouts: SigLIP + Gemma 3 projector, Pixtral + Mistral 3 projector, Llama 4's ViT + adapter."""
 
+
+class VisionTower(_Frozen):
+    """A ViT image encoder and the projector that feeds its output to the text model."""
+
+    kind: VisionKind
     hidden_size: int = Field(ge=1)
     intermediate_size: int = Field(ge=1)
     num_layers: int = Field(ge=1, le=MAX_LAYERS)
     num_channels: int = Field(ge=1)
     patch_size: int = Field(ge=1)
     image_size: int = Field(ge=1)
-    head: bool = Field(description="SigLIP attention-pooling head present")
-    projector: Literal["gemma3"] = "gemma3"
+    head: bool = Field(default=False, description="SigLIP attention-pooling head present")
+    merge_size: int = Field(default=1, ge=1, description="Mistral 3 patch merger: patches merged per side")
+    feature_layers: int = Field(default=1, ge=1, description="Mistral 3: vision layers concatenated into the projector")
+    projector_bias: bool = False
+    adapter_in: int = Field(default=0, ge=0, description="Llama 4 pixel-shuffle adapter width (projector_input_dim)")
+    adapter_out: int = Field(default=0, ge=0, description="Llama 4 adapter output width (projector_output_dim)")
+    output_dim: int = Field(default=0, ge=0, description="Llama 4 vision output width (vision_output_dim)")
+
+
+GgufArch = Literal[
+    "llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "gemma", "gemma2", "gemma3", "phi2", "phi3", "gpt2",
+    "starcoder", "gptneox", "falcon", "bloom", "starcoder2", "olmo2", "command-r", "granite", "stablelm",
+    "deepseek2", "gpt-oss", "llama4",
+]  # fmt: skip
+"""llama.cpp's name for an architecture (``LLM_ARCH_*`` in ``src/llama-arch.cpp``, the
+``general.architecture`` that ``convert_hf_to_gguf.py`` writes). Mistral and Mixtral convert to
+``llama``. llama.cpp's per-tensor type rules key on it."""
 
 
 class ModelSpec(_Frozen):
@@ -81,6 +101,7 @@ class ModelSpec(_Frozen):
 
     model_type: str
     architecture: str = Field(description="the transformers class name, e.g. LlamaForCausalLM")
+    gguf_arch: GgufArch | None = Field(default=None, description="llama.cpp's architecture; None if it has none")
     exact: bool = Field(default=True, description="False when built by the approximate fallback mapping")
     approximations: tuple[str, ...] = ()
 

@@ -113,7 +113,7 @@ def inspect_table(doc: InspectDocument) -> list[Table | Text]:
 
 
 _MODEL_COLUMNS = ("model", "params", "active", "dtype", "context", "type", "aliases")
-_DROP_FIRST = ("aliases", "type", "context", "active")  # least important first, when the terminal is narrow
+_DROP_FIRST = ("aliases", "type", "context", "active", "dtype")  # least important first, when the terminal is narrow
 _MIN_ALIASES = 12  # narrowest aliases column worth folding into
 
 

@@ -40,6 +40,9 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigFileError(str(file), "not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise ConfigFileError(str(file), f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        # json's decoder recurses once per nesting level; real configs nest two or three deep.
+        raise ConfigFileError(str(file), "nested too deeply to be a config.json") from None
     if not isinstance(data, dict):
         raise ConfigFileError(str(file), "must hold a JSON object")
     return data
