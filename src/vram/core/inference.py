@@ -23,7 +23,11 @@ from vram.core.result import Component, Estimate
 from vram.core.spec import ModelSpec
 
 DEFAULT_CONTEXT = 4096
-"""Default context when none is given: 4096 tokens, capped by the model's maximum."""
+"""Default context when none is given, capped by the model's maximum: llama.cpp's long-standing
+default ``n_ctx = 4096`` (common/common.h), kept today as the floor its memory fitting will not
+shrink the context below (``fit_params_min_ctx = 4096``, ggml-org/llama.cpp common/common.h @001d906a).
+A model's full trained context is often 32k-1M tokens, which would make the default answer
+describe a workload few users run."""
 
 KV_DTYPES: dict[str, tuple[int, int]] = {
     # name: (elements per block, bytes per block)
@@ -352,7 +356,8 @@ def _overhead(spec: ModelSpec, fmt: Format, weight_sizes: list[int], context: in
 
 
 DEFAULT_COUNT_DTYPE = "fp16"
-"""dtype for a bare parameter count: 16-bit, the precision most checkpoints ship in."""
+"""dtype for a bare parameter count: 16 bits, the dtype most of the bundled catalog's config.json files
+name (bf16 or fp16; `vram models --json`, field ``dtype``); fp16 and bf16 cost the same bytes."""
 
 
 def estimate_weights_only(parameters: int, dtype: str | None = None, ignored: Sequence[str] = ()) -> WeightsEstimate:
