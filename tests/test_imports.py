@@ -69,3 +69,15 @@ def test_import_contracts_fail_on_an_upward_import(tmp_path: Path) -> None:
     assert 0 != broken.returncode
     assert "core imports no other layer BROKEN" in broken.stdout
     assert "vram.core._upward -> vram.report.document" in broken.stdout
+
+
+def test_resolve_model_is_the_function_whatever_was_imported_first() -> None:
+    """After `import vram.resolve` (the subpackage), `from vram import resolve_model` still resolves a model."""
+    code = (
+        "import vram.resolve, types\n"
+        "from vram import resolve_model\n"
+        "assert isinstance(vram.resolve, types.ModuleType)\n"
+        "print(resolve_model('llama-2-7b').spec.num_layers)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert "32" == out.strip()  # Llama-2-7B has 32 decoder layers (config.json num_hidden_layers)
