@@ -112,6 +112,18 @@ def test_docs_have_examples_of_each_kind() -> None:
     assert SHOWN
 
 
+def test_every_unmarked_console_line_is_run() -> None:
+    """A console block without a "not run" marker holds only `$ vram` lines, so none of its commands goes unchecked."""
+    unmarked = [b for b in _blocks() if b.lang == "console" and b.not_run is None]
+    others = [
+        f"{b.where}: {line}"
+        for b in unmarked
+        for line in b.body.splitlines()
+        if line.startswith("$ ") and not line.startswith("$ vram")
+    ]
+    assert [] == others
+
+
 @pytest.mark.parametrize("block", PYTHON, ids=[b.where for b in PYTHON])
 def test_python_example_runs(block: Block, tmp_path: Path) -> None:
     """A python block of the docs runs as written in a fresh interpreter, offline."""
