@@ -1,11 +1,11 @@
-"""Regenerate (or --check) the generated blocks of README.md from the real CLI output.
+"""Regenerate (or --check) the generated blocks of the docs from the real CLI output.
 
     python scripts/cli_reference.py          # rewrite the blocks between the markers
-    python scripts/cli_reference.py --check  # exit 1 if README.md is stale (run by the tests)
+    python scripts/cli_reference.py --check  # exit 1 if a block is stale (run by the tests)
 
-Two blocks: the example at the top (`<!-- example:... -->`) and the --help reference
-(`<!-- cli-reference:... -->`). Output is rendered through Typer's runner with NO_COLOR=1 and
-COLUMNS=100, so it is stable.
+Two blocks: the example at the top of README.md (`<!-- example:... -->`) and the --help reference
+in docs/cli.md (`<!-- cli-reference:... -->`). Output is rendered through Typer's runner with
+NO_COLOR=1 and COLUMNS=100, so it is stable.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+FILES = {"example": ROOT / "README.md", "cli-reference": ROOT / "docs" / "cli.md"}
 EXAMPLE = ["estimate", "meta-llama/Llama-2-7b-hf", "--dtype", "int4", "--gpu", "RTX 3060 12GB"]
 HELP = [[], ["estimate"], ["inspect"], ["models"], ["gpus"], ["dtypes"]]
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
@@ -40,24 +41,31 @@ def blocks() -> dict[str, str]:
     return {"example": example, "cli-reference": "\n\n".join(helps)}
 
 
-def render(readme: str) -> str:
-    for name, body in blocks().items():
-        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        head, _, rest = readme.partition(start)
-        _, _, tail = rest.partition(end)
-        readme = f"{head}{start}\n{body}\n{end}{tail}"
-    return readme
+def render(text: str, name: str, body: str) -> str:
+    """Replace what lies between the block's markers; both markers must be present."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    head, found, rest = text.partition(start)
+    _, found_end, tail = rest.partition(end)
+    if not (found and found_end):
+        raise SystemExit(f"markers {start} ... {end} missing")
+    return f"{head}{start}\n{body}\n{end}{tail}"
 
 
 def main() -> int:
-    readme = README.read_text()
-    fresh = render(readme)
-    if "--check" in sys.argv:
-        if fresh != readme:
-            print("README.md generated blocks are stale: run python scripts/cli_reference.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(fresh)
+    stale = []
+    for name, body in blocks().items():
+        path = FILES[name]
+        text = path.read_text()
+        fresh = render(text, name, body)
+        if fresh == text:
+            continue
+        stale.append(path.relative_to(ROOT))
+        if "--check" not in sys.argv:
+            path.write_text(fresh)
+    if stale and "--check" in sys.argv:
+        names = ", ".join(map(str, stale))
+        print(f"generated blocks are stale in {names}: run python scripts/cli_reference.py", file=sys.stderr)
+        return 1
     return 0
 
 

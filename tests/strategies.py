@@ -1,4 +1,4 @@
-"""Hypothesis strategies for ModelSpec and inference settings, shared by the property tests."""
+"""Hypothesis strategy for small ModelSpecs, shared by the property tests."""
 
 from __future__ import annotations
 
@@ -52,7 +52,3 @@ def specs(draw: st.DrawFn) -> ModelSpec:
         max_position_embeddings=draw(st.sampled_from([None, 2048, 131072])),
         torch_dtype="bfloat16",
     )
-
-
-FLOAT_ORDER = ["fp64", "fp32", "bf16", "fp8", "bnb-int8", "Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K"]
-"""Weight formats from widest to narrowest: weights must never grow along this list."""

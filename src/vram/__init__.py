@@ -1,12 +1,15 @@
 """vram: how much GPU memory a model needs, before you rent or buy the GPU.
 
-The library API is the pure core plus the offline resolver::
+The library API is the pure core plus the resolver::
 
-    from vram import resolve, estimate_inference, InferenceSettings
+    from vram import InferenceSettings, estimate_inference, resolve_model
 
-    spec = resolve("meta-llama/Llama-2-7b-hf").spec
+    spec = resolve_model("meta-llama/Llama-2-7b-hf").spec
     est = estimate_inference(spec, InferenceSettings(dtype="int4", seq_len=4096))
     est.total_bytes, [(c.name, c.bytes) for c in est.components]
+
+``vram.resolve`` is the resolver subpackage; the function that turns a MODEL reference into a spec
+is ``resolve_model``, a name no submodule can shadow.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from vram.core.spec import ModelSpec
 
 if TYPE_CHECKING:
     from vram.resolve.mapping import spec_from_config
-    from vram.resolve.reference import Resolved, resolve
+    from vram.resolve.reference import Resolved
+    from vram.resolve.reference import resolve as resolve_model
 
 __all__ = [
     "Component",
@@ -47,7 +51,7 @@ __all__ = [
     "count_parameters",
     "estimate_inference",
     "estimate_weights_only",
-    "resolve",
+    "resolve_model",
     "spec_from_config",
     "tensors",
 ]
@@ -55,10 +59,14 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """Lazy attributes: the resolver and config mapping (they read files) load on first use."""
-    if name in ("resolve", "Resolved"):
-        from vram.resolve import reference
+    if name == "resolve_model":
+        from vram.resolve.reference import resolve
 
-        return getattr(reference, name)
+        return resolve
+    if name == "Resolved":
+        from vram.resolve.reference import Resolved
+
+        return Resolved
     if name == "spec_from_config":
         from vram.resolve.mapping import spec_from_config
 

@@ -1,4 +1,4 @@
-"""Model references -> ModelSpec. All I/O (files, package data, later the Hub) lives here."""
+"""Model references -> ModelSpec. All I/O (local files, package data, the Hub) lives here."""
 
 from vram.resolve.reference import Resolved, resolve
 
