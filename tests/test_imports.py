@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+
+from .conftest import FIXTURES
 
 HEAVY = ("typer", "rich", "huggingface_hub", "click", "httpx", "requests")
 
@@ -42,3 +46,30 @@ def test_json_path_does_not_load_rich_or_hub() -> None:
     roots = {m.split(".")[0] for m in out.split()}
     assert "huggingface_hub" not in roots
     assert not any(m.startswith("rich.table") for m in out.split())
+
+
+def test_hub_path_does_not_import_the_hub_api_client() -> None:
+    """A Hub estimate reads the model info without importing huggingface_hub.hf_api (most of its start-up)."""
+    from .resolve.fake_hub import FakeHub, Repo
+
+    config = json.loads((FIXTURES / "configs" / "qwen3-small.json").read_text())
+    code = (
+        "import json, sys\n"
+        "from vram.cli import app\n"
+        "try:\n"
+        "    app(['estimate', 'org/public', '--json'], prog_name='vram')\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    with FakeHub({"org/public": Repo(config, safetensors={"BF16": 323_376})}) as hub:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+        env.update(HF_ENDPOINT=hub.url, HF_HOME=os.environ["HF_HOME"], HF_HUB_DISABLE_TELEMETRY="1")
+        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+        requests = list(hub.requests)
+    *doc_lines, modules_line = out.stdout.splitlines()
+    doc, modules = json.loads("\n".join(doc_lines)), set(json.loads(modules_line))
+    assert "GET /api/models/org/public" in requests  # the model info was asked for
+    assert "safetensors" in doc["components"]["weights"]["note"]  # and its per-dtype counts were used
+    assert "huggingface_hub.file_download" in modules
+    assert "huggingface_hub.hf_api" not in modules
