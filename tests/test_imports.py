@@ -73,3 +73,38 @@ def test_hub_path_does_not_import_the_hub_api_client() -> None:
     assert "safetensors" in doc["components"]["weights"]["note"]  # and its per-dtype counts were used
     assert "huggingface_hub.file_download" in modules
     assert "huggingface_hub.hf_api" not in modules
+
+
+def test_cli_signatures_hold_types_not_strings() -> None:
+    """Command signatures carry real types, so Typer evaluates no annotation strings at start-up."""
+    from vram.cli import app
+
+    callbacks = [c.callback for c in app.registered_commands]
+    if app.registered_callback is not None:
+        callbacks.append(app.registered_callback.callback)
+    assert len(callbacks) == len(app.registered_commands) + 1
+    for f in callbacks:
+        assert f is not None
+        strings = [name for name, a in f.__annotations__.items() if isinstance(a, str)]
+        assert [] == strings, f.__name__
+
+
+def test_cli_skips_the_pydantic_plugin_scan() -> None:
+    """The console entry point never scans installed distributions for pydantic plugins (start-up time)."""
+    code = (
+        "import importlib.metadata as md, io, sys, contextlib\n"
+        "calls = []\n"
+        "real = md.entry_points\n"
+        "md.entry_points = lambda *a, **k: calls.append(k) or real(*a, **k)\n"
+        "sys.argv = ['vram', 'estimate', 'llama-2-7b', '--json']\n"
+        "from vram.cli import main\n"
+        "try:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main()\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print(calls)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    assert "[]" == out.stdout.strip()
