@@ -109,6 +109,22 @@ def instructions(valgrind: str, cmd: list[str], env: dict[str, str]) -> int:
     return int(m.group(1).replace(",", ""))
 
 
+def command_rows(vram: str, model: str) -> list[tuple[str, list[str]]]:
+    """Every vram command on a catalog model (no network): its label and command line."""
+    lines = [
+        ["--version"],
+        ["estimate", model, "--json"],
+        ["estimate", model],
+        ["inspect", model, "--json"],
+        ["inspect", model],
+        ["models", "--json"],
+        ["models"],
+        ["gpus"],
+        ["dtypes"],
+    ]
+    return [(" ".join(["vram", *line]), [vram, *line]) for line in lines]
+
+
 def hub_config(model: str) -> dict[str, object]:
     """The bundled catalog's config.json for ``model``: what the stand-in Hub serves."""
     for f in (ROOT / "src/vram/data/models").glob("*.json"):
@@ -159,15 +175,7 @@ def main() -> None:
             ("import typer, rich, pydantic", [py, "-c", "import typer, rich, pydantic"], plain),
             ("import typer; one pydantic model validated", [py, "-c", ONE_MODEL], plain),
             ("empty Typer app, same options, --json", [py, str(app), "estimate", args.model, "--json"], plain),
-            ("vram --version", [vram_cmd, "--version"], plain),
-            (f"vram estimate {args.model} --json", [vram_cmd, "estimate", args.model, "--json"], plain),
-            (f"vram estimate {args.model}", [vram_cmd, "estimate", args.model], plain),
-            (f"vram inspect {args.model} --json", [vram_cmd, "inspect", args.model, "--json"], plain),
-            (f"vram inspect {args.model}", [vram_cmd, "inspect", args.model], plain),
-            ("vram models --json", [vram_cmd, "models", "--json"], plain),
-            ("vram models", [vram_cmd, "models"], plain),
-            ("vram gpus", [vram_cmd, "gpus"], plain),
-            ("vram dtypes", [vram_cmd, "dtypes"], plain),
+            *((label, cmd, plain) for label, cmd in command_rows(vram_cmd, args.model)),
             (f"vram estimate {HUB_REPO} --json (Hub, cold cache)", [vram_cmd, "estimate", HUB_REPO, "--json"], cold),
             (
                 f"vram estimate {HUB_REPO} --json --offline (Hub cache)",
