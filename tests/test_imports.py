@@ -65,7 +65,9 @@ def test_hub_path_does_not_import_the_hub_api_client() -> None:
     with FakeHub({"org/public": Repo(config, safetensors={"BF16": 323_376})}) as hub:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
         env.update(HF_ENDPOINT=hub.url, HF_HOME=os.environ["HF_HOME"], HF_HUB_DISABLE_TELEMETRY="1")
-        out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, timeout=120
+        )
         requests = list(hub.requests)
     *doc_lines, modules_line = out.stdout.splitlines()
     doc, modules = json.loads("\n".join(doc_lines)), set(json.loads(modules_line))
@@ -106,5 +108,5 @@ def test_cli_skips_the_pydantic_plugin_scan() -> None:
         "print(calls)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, timeout=120)
     assert "[]" == out.stdout.strip()
