@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import FIXTURES, ROOT
 
 HEAVY = ("typer", "rich", "huggingface_hub", "click", "httpx", "requests")
 
@@ -81,3 +82,67 @@ def test_resolve_model_is_the_function_whatever_was_imported_first() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert "32" == out.strip()  # Llama-2-7B has 32 decoder layers (config.json num_hidden_layers)
+
+
+def test_hub_path_does_not_import_the_hub_api_client() -> None:
+    """A Hub estimate reads the model info without importing huggingface_hub.hf_api (most of its start-up)."""
+    from .resolve.fake_hub import FakeHub, Repo
+
+    config = json.loads((FIXTURES / "configs" / "qwen3-small.json").read_text())
+    code = (
+        "import json, sys\n"
+        "from vram.cli import app\n"
+        "try:\n"
+        "    app(['estimate', 'org/public', '--json'], prog_name='vram')\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    with FakeHub({"org/public": Repo(config, safetensors={"BF16": 323_376})}) as hub:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+        env.update(HF_ENDPOINT=hub.url, HF_HOME=os.environ["HF_HOME"], HF_HUB_DISABLE_TELEMETRY="1")
+        out = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, timeout=120
+        )
+        requests = list(hub.requests)
+    *doc_lines, modules_line = out.stdout.splitlines()
+    doc, modules = json.loads("\n".join(doc_lines)), set(json.loads(modules_line))
+    assert "GET /api/models/org/public" in requests  # the model info was asked for
+    assert "safetensors" in doc["components"]["weights"]["note"]  # and its per-dtype counts were used
+    assert "huggingface_hub.file_download" in modules
+    assert "huggingface_hub.hf_api" not in modules
+
+
+def test_cli_signatures_hold_types_not_strings() -> None:
+    """Command signatures carry real types, so Typer evaluates no annotation strings at start-up."""
+    from vram.cli import app
+
+    callbacks = [c.callback for c in app.registered_commands]
+    if app.registered_callback is not None:
+        callbacks.append(app.registered_callback.callback)
+    assert len(callbacks) == len(app.registered_commands) + 1
+    for f in callbacks:
+        assert f is not None
+        strings = [name for name, a in f.__annotations__.items() if isinstance(a, str)]
+        assert [] == strings, f.__name__
+
+
+def test_cli_skips_the_pydantic_plugin_scan() -> None:
+    """The console entry point never scans installed distributions for pydantic plugins (start-up time)."""
+    code = (
+        "import importlib.metadata as md, io, sys, contextlib\n"
+        "calls = []\n"
+        "real = md.entry_points\n"
+        "md.entry_points = lambda *a, **k: calls.append(k) or real(*a, **k)\n"
+        "sys.argv = ['vram', 'estimate', 'llama-2-7b', '--json']\n"
+        "from vram.cli import main\n"
+        "try:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        main()\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print(calls)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, timeout=120)
+    assert "[]" == out.stdout.strip()

@@ -1,7 +1,6 @@
 """The ``vram`` command line: a thin Typer layer over vram.resolve, vram.core and vram.report."""
 
-from __future__ import annotations
-
+import os
 import sys
 
 import typer
@@ -42,6 +41,10 @@ def _root(
 
 def main() -> None:
     """Console entry point: never lets an exception escape as a traceback or as exit 1."""
+    # On its first validation pydantic reads the entry points of every installed distribution to
+    # find plugins; the command line uses none, so skip that scan (Typer does the same around its
+    # parameter adapters). A PYDANTIC_DISABLE_PLUGINS the user set is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app(prog_name="vram")
     except KeyboardInterrupt:

@@ -1,7 +1,5 @@
 """``vram estimate``: inference memory for one model."""
 
-from __future__ import annotations
-
 import sys
 from enum import Enum
 from typing import Annotated

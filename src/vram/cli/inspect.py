@@ -1,7 +1,5 @@
 """``vram inspect``: the resolved architecture, and where each value came from."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

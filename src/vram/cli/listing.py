@@ -1,7 +1,5 @@
 """``vram models``, ``vram gpus``, ``vram dtypes``: the bundled catalogs and formats."""
 
-from __future__ import annotations
-
 from vram.cli._options import JsonOpt, UnitsChoice, UnitsOpt, guard
 
 

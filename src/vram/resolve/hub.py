@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from vram.core.checkpoint import Checkpoint
 from vram.core.errors import (
@@ -43,7 +44,7 @@ class HubConfig:
 
 def _checkpoint(safetensors: Any) -> Checkpoint | None:
     """The Hub's per-dtype parameter counts (computed from the safetensors headers) as a Checkpoint."""
-    params = getattr(safetensors, "parameters", None)
+    params = safetensors.get("parameters") if isinstance(safetensors, dict) else None
     if not params or any(d not in DTYPE_BITS for d in params):
         return None
     stored = {d: n * DTYPE_BITS[d] // 8 for d, n in params.items()}
@@ -97,6 +98,29 @@ def _convert(exc: Exception, repo_id: str, revision: str | None, why: str | None
     return HubUnavailableError(repo_id, _reason(exc))
 
 
+def _model_info(repo_id: str, *, revision: str | None, token: str | None, timeout: float) -> dict[str, Any]:
+    """The Hub's model info JSON (``GET /api/models/{repo_id}[/revision/{revision}]``, as ``HfApi.model_info``).
+
+    Sent through huggingface_hub's own session, headers and error mapping, without importing
+    ``huggingface_hub.hf_api``: that module (the whole Hub API client) is most of a cold Hub
+    estimate's start-up time, and only the ``safetensors`` field of the answer is used.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import (  # type: ignore[attr-defined]  # exported lazily, no static __all__
+        build_hf_headers,
+        get_session,
+        hf_raise_for_status,
+    )
+
+    url = f"{constants.ENDPOINT}/api/models/{repo_id}"
+    if revision is not None:
+        url += f"/revision/{quote(revision, safe='')}"
+    response = get_session().get(url, headers=build_hf_headers(token=token), timeout=timeout)
+    hf_raise_for_status(response)
+    info = response.json()
+    return info if isinstance(info, dict) else {}
+
+
 def fetch(
     repo_id: str,
     *,
@@ -112,7 +136,8 @@ def fetch(
     snapshot folder names the commit. When the Hub cannot be reached (network, timeout, 429, 5xx,
     offline mode), the cached config.json for that revision is used and the note says why.
     """
-    from huggingface_hub import HfApi, constants, hf_hub_download
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import hf_hub_download
 
     info = None
     why: str | None = None  # why the Hub was not used, when it was not
@@ -121,7 +146,7 @@ def fetch(
         why = "offline mode is on (--offline or HF_HUB_OFFLINE=1)"
     else:
         try:
-            info = HfApi().model_info(repo_id, revision=revision, token=token, timeout=timeout)
+            info = _model_info(repo_id, revision=revision, token=token, timeout=timeout)
         except Exception as e:  # converted here: network errors share no base class
             error = _convert(e, repo_id, revision, None)
             if not isinstance(error, HubUnavailableError):
@@ -145,6 +170,6 @@ def fetch(
         source="hub" if info is not None else "cache",
         revision=path.parent.name,  # the snapshot folder is the commit the file came from
         path=path,
-        checkpoint=_checkpoint(info.safetensors) if info is not None else None,
+        checkpoint=_checkpoint(info.get("safetensors")) if info is not None else None,
         note=None if why is None else f"{why}: using the cached config.json",
     )
