@@ -115,6 +115,31 @@ DEEPSEEK_V3 = {  # DeepSeek-V3 layout scaled down: MLA, one dense layer then MoE
     "vocab_size": 32000,
 }
 
+DEEPSEEK_V2_LITE = {  # DeepSeek-V2-Lite's attention (no q LoRA) with many heads, so attention is the widest step
+    **DEEPSEEK_V3,
+    "q_lora_rank": None,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+    "first_k_dense_replace": 0,
+    "num_hidden_layers": 2,
+    "moe_intermediate_size": 256,
+    "n_routed_experts": 8,
+    "num_experts_per_tok": 2,
+    "n_group": 1,
+    "topk_group": 1,
+}
+DEEPSEEK_SHARED = {  # a wide shared expert beside one routed expert per token: the shared step is widest
+    **DEEPSEEK_V3,
+    "first_k_dense_replace": 0,
+    "num_hidden_layers": 2,
+    "moe_intermediate_size": 256,
+    "n_shared_experts": 16,
+    "n_routed_experts": 4,
+    "num_experts_per_tok": 1,
+    "n_group": 1,
+    "topk_group": 1,
+}
+
 CASES: list[tuple[dict[str, Any], int, int, str, str]] = [
     # (config, batch, seq_len, dtype, logits)
     (LLAMA, 2, 512, "fp32", "last"),
@@ -127,6 +152,8 @@ CASES: list[tuple[dict[str, Any], int, int, str, str]] = [
     (GPT2, 2, 512, "fp32", "last"),
     (GEMMA3, 2, 512, "fp32", "last"),
     (DEEPSEEK_V3, 2, 512, "fp32", "last"),
+    (DEEPSEEK_V2_LITE, 2, 512, "fp32", "last"),
+    (DEEPSEEK_SHARED, 2, 512, "fp32", "last"),
 ]
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
