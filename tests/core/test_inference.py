@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from math import ceil
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,48 @@ def test_activation_peak_matches_transformers(case: dict[str, Any]) -> None:
     assert case["parameters"] == count_parameters(spec).total  # the spec is the model that was measured
     acts = activations(spec, FLOAT_BYTES[case["dtype"]], case["batch"], case["seq_len"], case["logits"])
     assert acts.bytes + _unmodelled(case) == pytest.approx(case["peak_bytes"], rel=ACTIVATION_TOLERANCE)
+
+
+def test_awq_layout() -> None:
+    """AWQ 4-bit g128 on an 11008x4096 Linear, as AutoAWQ's WQLinear_GEMM allocates it.
+
+    qweight int32 (in, out / 8), qzeros int32 (in / 128, out / 8), scales fp16 (in / 128, out).
+    """
+    b = quantized_bytes(get_format("awq-int4-g128"), _linear(11008, 4096))
+    assert 4096 * 1376 * 4 + 32 * 1376 * 4 + 32 * 11008 * 2 == b
+
+
+@pytest.mark.parametrize(
+    ("dtype", "bits"),
+    [
+        ("nf4", 4 + 32 / 64),  # bitsandbytes blocksize 64, one fp32 absmax per block
+        ("nf4-dq", 4 + 8 / 64 + 32 / (64 * 256)),  # uint8 absmax per block, fp32 absmax per 256 blocks
+        ("gptq-int4-g128", 4 + (16 + 4) / 128),  # fp16 scale and a 4-bit zero per group of 128
+        ("gptq-int8-g32", 8 + (16 + 8) / 32),
+        ("awq-int4-g64", 4 + (16 + 4) / 64),  # AWQ zeros are 4-bit whatever the weight width
+    ],
+)
+def test_rule_of_thumb_bits_per_weight(dtype: str, bits: float) -> None:
+    """A bare count is priced at the format's bits per weight including its scales and zeros."""
+    est = estimate_weights_only(1_000_000_000, dtype)
+    assert ceil(1_000_000_000 * bits / 8) == est.total_bytes
+
+
+def test_one_token_prefill_is_widest_at_the_logits() -> None:
+    """Prefilling one token of Llama-7B in bf16: the bf16 logits beside generate's fp32 copy are widest."""
+    acts = estimate_inference(spec_from_config(LLAMA_7B), InferenceSettings(dtype="bf16", seq_len=1))
+    a = acts.component("activations")
+    assert "logits" == a.details["widest_step"]
+    assert 32000 * 2 + 32000 * 4 == a.bytes
+    assert a.note.endswith("logits for the last position")
+
+
+def test_widest_step_is_named() -> None:
+    """The note and details name the widest step: Llama-7B's gated MLP (3 x 11008 beside 2 x 4096)."""
+    a = estimate_inference(spec_from_config(LLAMA_7B), InferenceSettings(seq_len=64, logits="all"))
+    acts = a.component("activations")
+    assert "mlp" == acts.details["widest_step"]
+    assert "widest step: mlp; logits for every position" in acts.note
+    # held: embeddings and layer input, rotary cos/sin; MLP: residual, normed input, act(gate), up, product
+    assert (64 * (2 * 4096) + 64 * 2 * 128) * 2 == acts.details["residual_bytes"]
+    assert 64 * (2 * 4096 + 3 * 11008) * 2 == acts.details["layer_peak_bytes"]
