@@ -46,6 +46,12 @@ QWEN3 = {  # Qwen3-0.6B widths: q width (16 x 128) above the hidden size, per-he
     "vocab_size": 151936,
     "tie_word_embeddings": True,
 }
+QWEN3_WIDE_Q = {  # Qwen3 layout with 32 query heads over a narrow MLP, so attention is the widest step
+    **QWEN3,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 4,
+    "intermediate_size": 1024,
+}
 MIXTRAL = {  # Mixtral layout: 8 experts, top-2, GQA
     "model_type": "mixtral",
     "hidden_size": 1024,
@@ -146,6 +152,7 @@ CASES: list[tuple[dict[str, Any], int, int, str, str]] = [
     (LLAMA, 2, 512, "bf16", "last"),
     (LLAMA, 1, 256, "fp32", "all"),
     (QWEN3, 2, 512, "fp32", "last"),
+    (QWEN3_WIDE_Q, 2, 512, "fp32", "last"),
     (MIXTRAL, 2, 512, "fp32", "last"),
     (QWEN3_MOE, 2, 512, "fp32", "last"),
     (QWEN3_MOE, 2, 512, "bf16", "last"),

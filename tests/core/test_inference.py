@@ -201,10 +201,10 @@ PEAKS: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "activation
 """Activation peaks of transformers' prefill, measured by scripts/measure_activations.py (torch
 profiler allocation events, CPU, SDPA, no_grad, logits_to_keep=1 plus generate's fp32 copy)."""
 
-ACTIVATION_TOLERANCE = 0.01
-"""What the model leaves out, all under 1% of the peak in the measured cases: the rotary cos/sin
-tables (2 x head_dim per position), RMSNorm's per-token variance, and MoE routing's int64 index
-tensors (about four per token and expert slot)."""
+ACTIVATION_TOLERANCE = 0.005
+"""What the model leaves out, at most 0.44% of the measured peaks (Qwen3-MoE in bf16): RMSNorm's
+per-token variance and MoE routing's int64 index tensors (about four per token and expert slot,
+which weigh more beside bf16 activations)."""
 
 
 def _unmodelled(case: dict[str, Any]) -> int:
@@ -226,7 +226,7 @@ def _unmodelled(case: dict[str, Any]) -> int:
     "case", PEAKS["cases"], ids=lambda c: f"{c['config']['model_type']}-{c['dtype']}-logits_{c['logits']}"
 )
 def test_activation_peak_matches_transformers(case: dict[str, Any]) -> None:
-    """The activation peak equals transformers' measured prefill peak within 1%, less named residuals."""
+    """The activation peak equals transformers' measured prefill peak within 0.5%, less named residuals."""
     spec = spec_from_config(case["config"])
     assert case["parameters"] == count_parameters(spec).total  # the spec is the model that was measured
     acts = activations(spec, FLOAT_BYTES[case["dtype"]], case["batch"], case["seq_len"], case["logits"])
