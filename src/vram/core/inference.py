@@ -207,7 +207,8 @@ def _moe_width(spec: ModelSpec) -> int:
     gate_up output, act(gate) and the gated product (h + 4f each), and at the end the down output,
     its weighted copy and the copy put back in token order beside the gathered inputs (4h each).
     The router logits (one per expert) stay bound until the block returns. A shared expert runs
-    after the routed ones, beside their output.
+    after the routed ones, beside their output (``DeepseekV3MoE``); Qwen2-MoE runs it first, so
+    there its hidden-wide output sits beside the routed step instead, which this leaves out.
     """
     assert spec.moe is not None
     moe, h = spec.moe, spec.hidden_size
