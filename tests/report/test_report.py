@@ -38,6 +38,22 @@ def test_document_matches_golden() -> None:
     assert json.loads(GOLDEN.read_text()) == doc
 
 
+def test_golden_figures_follow_from_the_layout() -> None:
+    """The golden's weight, KV and activation bytes are the ones derived by hand from llama-bias.json.
+
+    3 layers, hidden 64, 4 heads x 16 (2 KV heads), MLP 176, vocab 1000 (tied), NF4, batch 2 x 512.
+    """
+    golden = json.loads(GOLDEN.read_text())["components"]
+    linears = 3 * (64 * 64 + 2 * 32 * 64 + 64 * 64 + 3 * 176 * 64)  # q, k, v, o, gate, up, down
+    nf4 = linears // 2 + linears // 64 * 4  # packed 4-bit codes + one fp32 absmax per 64 (bitsandbytes)
+    assert nf4 == golden["weights"]["details"]["bytes_nf4"]
+    assert (204_512 - linears) * 2 == golden["weights"]["details"]["bytes_bf16"]  # the rest in bf16
+    assert 3 * 1024 * (2 * 2 * 16) * 2 == golden["kv_cache"]["bytes"]  # layers x tokens x K,V x heads x dim x bf16
+    # held: embeddings and layer input (2 x 64 per token) and rotary cos/sin (2 x 16 per position);
+    # widest step the gated MLP: residual, normed input and three 176-wide tensors.
+    assert (1024 * (2 * 64 + 2 * 64 + 3 * 176) + 512 * 2 * 16) * 2 == golden["activations"]["bytes"]
+
+
 @pytest.mark.parametrize(
     ("n", "units", "text"),
     [

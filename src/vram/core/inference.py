@@ -187,40 +187,85 @@ def kv_cache(spec: ModelSpec, kv_dtype: str, batch: int, seq_len: int, mla_cache
     return Component(name="kv_cache", bytes=total, note=", ".join(parts), details=details)
 
 
+def _attention_width(spec: ModelSpec) -> int:
+    """Elements per token live at the widest moment of the attention block, besides its normed input.
+
+    transformers' SDPA path: with rotary positions the peak is while ``apply_rotary_pos_emb``
+    rotates q (``q * cos`` and ``rotate_half(q) * sin`` beside q, with k and v waiting), 4 q + 2 kv
+    wide; without them (learned positions) it is the fused qkv output beside the SDPA output and
+    its contiguous copy, 3 q + 2 kv. MLA, at the SDPA output's copy: the q projection, its rotated
+    part and the concatenated query; the latent and its normed part; the kv_b expansion and the key
+    assembled from it; the SDPA output and its copy (modeling_deepseek_v3.py
+    ``DeepseekV3Attention.forward`` and ``expand_kv``).
+    """
+    if spec.mla is not None:
+        m, n = spec.mla, spec.num_heads
+        per_head = 3 * m.qk_head_dim + m.qk_rope_head_dim + m.qk_nope_head_dim + 3 * m.v_head_dim
+        return n * per_head + 2 * m.kv_lora_rank + m.qk_rope_head_dim
+    q, kv = spec.q_width, spec.kv_width
+    return (3 if spec.learned_positions else 4) * q + 2 * kv
+
+
+def _moe_width(spec: ModelSpec) -> int:
+    """Elements per token live at the widest moment of a MoE block, besides its normed input.
+
+    transformers' default ``grouped_mm`` experts path (integrations/moe.py
+    ``grouped_mm_experts_forward``) works on top-k rows per token: the gathered inputs, the
+    gate_up output, act(gate) and the gated product (h + 4f each), and at the end the down output,
+    its weighted copy and the copy put back in token order beside the gathered inputs (4h each).
+    The router logits (one per expert) stay bound until the block returns. A shared expert runs
+    after the routed ones, beside their output (``DeepseekV3MoE``); Qwen2-MoE runs it first, so
+    there its hidden-wide output sits beside the routed step instead, which this leaves out.
+    """
+    assert spec.moe is not None
+    moe, h = spec.moe, spec.hidden_size
+    routed = moe.experts_per_token * max(h + 4 * moe.expert_intermediate_size, 4 * h)
+    shared = h + 3 * moe.shared_intermediate_size if moe.shared_intermediate_size else 0
+    return moe.num_experts + max(routed, shared)
+
+
+def _position_width(spec: ModelSpec) -> int:
+    """Elements per position of the position tensor the model computes once and keeps for every layer.
+
+    Rotary: cos and sin, each as wide as the rotated part of a head (``LlamaRotaryEmbedding``);
+    learned positions: the looked-up rows of the position table (``GPT2Model.forward``). Both are
+    built for one sequence and broadcast over the batch.
+    """
+    if spec.learned_positions:
+        return spec.hidden_size
+    return 2 * (spec.mla.qk_rope_head_dim if spec.mla is not None else spec.head_dim)
+
+
 def activations(spec: ModelSpec, act_bytes: int, batch: int, seq_len: int, logits: LogitsMode) -> Component:
     """Peak transient memory of one prefill forward pass over ``batch x seq_len`` tokens.
 
-    The live set of the widest step, assuming fused attention (SDPA / FlashAttention: no s x s
-    scores): the residual stream plus either the attention step (normed input, q, k, v, output),
-    the MLP step (normed input and three intermediate-wide tensors for a gated MLP, two for a plain
-    one; a fused MoE kernel's per-token top-k buffers as vLLM allocates them) or the logits step.
-    Logits are computed for the last position only (``generate``, vLLM, llama.cpp) or for every
-    position (``all``: a plain forward for scoring), then upcast to fp32 for sampling.
-    Widths follow transformers' modeling code (the gated MLP holds act(gate), up and their product
-    at once), vLLM's fused_moe intermediate caches (top-k x (2f + f + h) per token) and
-    generate()'s logits_to_keep=1 with an fp32 copy for sampling (generation/utils.py).
+    The live set of transformers' inference forward (``no_grad``, SDPA: no s x s scores), step by
+    step. Held throughout the layer loop: the input embeddings and the position tensor, which the
+    model's forward keeps bound, and the current layer's input, which the caller keeps while the
+    layer runs (``LlamaModel.forward``). On top, the widest step of a layer: attention (its normed
+    input and the attention live set), the MLP (the post-attention residual, its normed copy and,
+    for a gated MLP, act(gate), up and their product; two intermediate-wide tensors for a plain
+    one) or a MoE block. After the layers: the final hidden states beside the logits, for the last
+    position (``generate``'s ``logits_to_keep=1``) or every position (``all``), then the logits
+    beside generate's fp32 copy of the last position's (generation/utils.py).
+    Checked against transformers 5.23 measured on CPU (tests/core/data/activation_peaks.json).
     """
     tokens = batch * seq_len
     h = spec.hidden_size
-    attn = h + 2 * spec.q_width + 2 * spec.kv_width
-    if spec.mla is not None:
-        m = spec.mla
-        attn = h + spec.num_heads * (2 * m.qk_head_dim + 2 * m.v_head_dim) + m.kv_lora_rank + m.qk_rope_head_dim
-    widths = {"attention": attn}
+    held = 2 * h
+    widths = {"attention": h + _attention_width(spec)}
     if spec.intermediate_size:
-        widths["mlp"] = h + (3 if spec.mlp_gated else 2) * spec.intermediate_size
+        widths["mlp"] = 2 * h + (3 if spec.mlp_gated else 2) * spec.intermediate_size
     if spec.moe is not None:
-        moe = spec.moe
-        widths["moe"] = h + moe.experts_per_token * (3 * moe.expert_intermediate_size + h)
-        if moe.shared_intermediate_size:
-            widths["moe"] += 3 * moe.shared_intermediate_size
+        widths["moe"] = 2 * h + _moe_width(spec)
     step, width = max(widths.items(), key=lambda kv: kv[1])
+    residual = (tokens * held + seq_len * _position_width(spec)) * act_bytes
     layer_peak = tokens * width * act_bytes
     positions = batch if logits == "last" else tokens
-    logits_peak = positions * spec.vocab_size * act_bytes + batch * spec.vocab_size * 4
-    residual = tokens * h * act_bytes
-    peak = residual + max(layer_peak, logits_peak)
-    widest = "logits" if logits_peak > layer_peak else step
+    logits_bytes = positions * spec.vocab_size * act_bytes
+    logits_peak = max(tokens * h * act_bytes + logits_bytes, logits_bytes + batch * spec.vocab_size * 4)
+    peak = max(residual + layer_peak, logits_peak)
+    widest = "logits" if logits_peak > residual + layer_peak else step
     note = (
         f"prefill of {batch} x {seq_len:,} tokens with fused attention; widest step: {widest}; "
         f"logits for {'the last position' if logits == 'last' else 'every position'}"
