@@ -360,7 +360,9 @@ def estimate_inference(
             f"parameters stay in {compute}; a GGUF, GPTQ, AWQ or MXFP4 format quantizes experts"
         )
     kv = kv_cache(spec, kv_dtype, s.batch, seq_len, s.mla_cache)
-    act_bytes = 4 if fmt.kind == "gguf" else FLOAT_BYTES[compute]
+    # llama.cpp's graph computes in f32: ggml_mul_mat creates its result as GGML_TYPE_F32
+    # (ggml-org/llama.cpp ggml/src/ggml.c @1f08e2d6), so each activation element takes 4 bytes.
+    act_bytes = FLOAT_BYTES["fp32"] if fmt.kind == "gguf" else FLOAT_BYTES[compute]
     acts = activations(spec, act_bytes, s.batch, seq_len, s.logits)
     overhead = _overhead(spec, fmt, sizes, s.cuda_context_bytes, kv.bytes)
 
