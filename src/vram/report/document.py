@@ -8,7 +8,7 @@ generated from these models and a test fails when they drift apart.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -98,6 +98,17 @@ def _component(c: Component) -> ComponentDoc:
     return ComponentDoc(bytes=c.bytes, note=c.note, details=dict(c.details))
 
 
+def origin_fields(resolved: Resolved) -> dict[str, Any]:
+    """Where the model's description came from: the fields every document's ``model`` object shares."""
+    return {
+        "id": resolved.id,
+        "source": resolved.source,
+        "revision": resolved.revision,
+        "location": resolved.location,
+        "provenance": resolved.provenance,
+    }
+
+
 def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | None, version: str) -> EstimateDocument:
     """Assemble the document for one estimate (full or weights-only)."""
     spec = resolved.spec
@@ -112,16 +123,12 @@ def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | Non
         settings = SettingsDoc(dtype=name, kv_dtype=None, batch=None, seq_len=None, logits=None, mla_cache=None)
         params = active = estimate.parameters
     model = ModelDoc(
-        id=resolved.id,
-        source=resolved.source,
+        **origin_fields(resolved),
         architecture=spec.architecture if spec else None,
         model_type=spec.model_type if spec else None,
         parameters=params,
         active_parameters=active,
         exact=spec.exact if spec else False,
-        location=resolved.location,
-        provenance=resolved.provenance,
-        revision=resolved.revision,
     )
     gpu = None
     if fit is not None:

@@ -19,7 +19,7 @@ from pydantic import AliasChoices, Field
 
 from vram.core.params import count_parameters
 from vram.core.spec import ModelSpec
-from vram.report.document import SCHEMA_VERSION, ToolDoc, _Doc
+from vram.report.document import SCHEMA_VERSION, ToolDoc, _Doc, origin_fields
 from vram.resolve.gguf_file import ABSENT
 from vram.resolve.mapping import Read, trace_config
 from vram.resolve.reference import Resolved, Source
@@ -425,11 +425,7 @@ def build_inspect(resolved: Resolved, version: str, gguf_sources: Mapping[str, s
     return InspectDocument(
         tool=ToolDoc(version=version),
         model=InspectModelDoc(
-            id=resolved.id,
-            source=resolved.source,
-            revision=resolved.revision,
-            location=resolved.location,
-            provenance=resolved.provenance,
+            **origin_fields(resolved),
             model_type=spec.model_type,
             architecture=spec.architecture,
             exact=spec.exact,
