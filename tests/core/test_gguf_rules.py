@@ -1,0 +1,164 @@
+"""llama-quantize's per-tensor rules on the models where each one decides, read off the source.
+
+Expected types are read off llama.cpp ``src/llama-quant.cpp`` at commit 007dbbf3
+(``llama_tensor_get_type_impl``; ``init_quantize_state_counters`` sets ``n_ffn_down`` to the
+layer count), for architectures picked so that the rule under test is the only one in play:
+no GQA (Llama-2-7B), 80 layers without GQA (LLaMA-65B, llama.cpp's LLM_TYPE_65B), 4 experts,
+shared experts (Qwen2-57B-A14B) and Falcon.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vram.core.dtypes import get_format
+from vram.core.gguf import tensor_type
+from vram.core.params import tensors
+from vram.core.spec import ModelSpec
+from vram.resolve.mapping import spec_from_config
+
+# Llama-2-7B: 32 heads, 32 KV heads (n_gqa 1), 32 layers.
+LLAMA2_7B = spec_from_config(
+    {
+        "model_type": "llama",
+        "hidden_size": 4096,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "vocab_size": 32000,
+        "torch_dtype": "float16",
+    }
+)
+# LLaMA-65B: 80 layers but no GQA, which llama.cpp's llama loader types LLM_TYPE_65B, not 70B.
+LLAMA_65B = spec_from_config(
+    {
+        "model_type": "llama",
+        "hidden_size": 8192,
+        "intermediate_size": 22016,
+        "num_hidden_layers": 80,
+        "num_attention_heads": 64,
+        "num_key_value_heads": 64,
+        "vocab_size": 32000,
+        "torch_dtype": "float16",
+    }
+)
+# A Mixtral layout with 4 experts and no GQA: only n_expert >= 4 can raise attn_v.
+FOUR_EXPERTS = spec_from_config(
+    {
+        "model_type": "mixtral",
+        "hidden_size": 4096,
+        "intermediate_size": 14336,
+        "num_hidden_layers": 32,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "num_local_experts": 4,
+        "num_experts_per_tok": 2,
+        "vocab_size": 32000,
+        "torch_dtype": "bfloat16",
+    }
+)
+# Qwen2-57B-A14B: 28 MoE layers, each with routed experts and a shared expert.
+QWEN2_57B = spec_from_config(
+    {
+        "model_type": "qwen2_moe",
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "moe_intermediate_size": 2560,
+        "shared_expert_intermediate_size": 20480,
+        "num_experts": 64,
+        "num_experts_per_tok": 8,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "vocab_size": 151936,
+        "torch_dtype": "bfloat16",
+    }
+)
+# Falcon-40B: 60 layers, fused attn_qkv, hidden 8192.
+FALCON_40B = spec_from_config(
+    {
+        "model_type": "falcon",
+        "hidden_size": 8192,
+        "num_attention_heads": 128,
+        "num_kv_heads": 8,
+        "num_hidden_layers": 60,
+        "new_decoder_architecture": True,
+        "vocab_size": 65024,
+        "torch_dtype": "bfloat16",
+    }
+)
+
+
+def _type(spec: ModelSpec, ftype: str, name: str, layer: int | None, *, imatrix: bool | None = None) -> str:
+    t = next(t for t in tensors(spec) if t.name == name and t.layer == layer)
+    return tensor_type(get_format(ftype), spec, t, imatrix=imatrix)
+
+
+@pytest.mark.parametrize(
+    ("ftype", "expected"),
+    [
+        ("Q2_K", "Q3_K"),  # Q4_K needs n_gqa >= 4
+        ("IQ3_XS", "IQ3_S"),  # no upgrade without GQA: the file's base type
+        ("IQ3_S", "IQ3_S"),
+        ("IQ4_NL", "IQ4_NL"),
+        ("IQ4_XS", "IQ4_XS"),
+        ("IQ3_M", "Q4_K"),  # unconditional
+        ("Q3_K_L", "Q5_K"),
+        ("IQ2_XXS", "Q2_K"),  # IQ1/IQ2 branch without GQA or 4 experts
+        ("IQ2_M", "IQ3_S"),
+    ],
+)
+def test_attn_v_without_gqa(ftype: str, expected: str) -> None:
+    """Without GQA (Llama-2-7B) attn_v keeps the low-GQA arm of each file type's rule."""
+    assert expected == _type(LLAMA2_7B, ftype, "attn_v", 10)
+
+
+def test_iq3_xxs_attn_v_depends_on_imatrix() -> None:
+    """IQ3_XXS attn_v without GQA: IQ3_XXS with an imatrix, IQ3_S without one."""
+    assert "IQ3_XXS" == _type(LLAMA2_7B, "IQ3_XXS", "attn_v", 10, imatrix=True)
+    assert "IQ3_S" == _type(LLAMA2_7B, "IQ3_XXS", "attn_v", 10, imatrix=False)
+
+
+def test_attn_v_first_layers() -> None:
+    """Q3_K_M raises the first 2 attn_v to Q5_K (then Q4_K), Q4_K_S the first 4 (then Q4_K)."""
+    assert ["Q5_K", "Q5_K", "Q4_K"] == [_type(LLAMA2_7B, "Q3_K_M", "attn_v", i) for i in range(3)]
+    assert ["Q5_K"] * 4 + ["Q4_K"] == [_type(LLAMA2_7B, "Q4_K_S", "attn_v", i) for i in range(5)]
+
+
+def test_four_experts_raise_low_bit_attn_v() -> None:
+    """In the IQ1/IQ2 branch n_expert >= 4 alone gives attn_v Q4_K (no GQA here)."""
+    assert "Q4_K" == _type(FOUR_EXPERTS, "IQ2_XXS", "attn_v", 10)
+    assert "Q4_K" == _type(FOUR_EXPERTS, "IQ2_M", "attn_v", 10)
+
+
+def test_65b_is_not_the_70b_type() -> None:
+    """80 layers without GQA is LLM_TYPE_65B: Q3_K_S attn_v stays Q3_K (Llama-2-70B's goes to Q5_K)."""
+    assert "Q3_K" == _type(LLAMA_65B, "Q3_K_S", "attn_v", 40)
+    assert "Q4_K" == _type(LLAMA_65B, "Q4_K_M", "attn_v", 11)
+
+
+def test_shared_expert_ffn_down_order() -> None:
+    """IQ2_XXS gives Q2_K to the first 28/8 = 3 ffn_down tensors in load order: layer 0's experts
+    and shared expert, then layer 1's experts; layer 1's shared expert is the 4th."""
+    got = [_type(QWEN2_57B, "IQ2_XXS", n, i) for i in (0, 1) for n in ("ffn_down_exps", "ffn_down_shexp")]
+    assert ["Q2_K", "Q2_K", "Q2_K", "IQ2_XXS"] == got
+
+
+def test_routed_experts_count_once_per_layer() -> None:
+    """Mixtral (no shared expert, 32 layers): ffn_down_exps of layers 0-3 are the first eighth."""
+    mixtral = FOUR_EXPERTS
+    assert ["Q2_K", "IQ2_XXS"] == [_type(mixtral, "IQ2_XXS", "ffn_down_exps", i) for i in (3, 4)]
+
+
+def test_falcon_rules() -> None:
+    """Falcon: Q3_K_L attn_output Q4_K (others Q5_K); Q4_K_M ffn_down Q6_K on the first 60/16 = 3
+    layers, Q5_K on use_more_bits ones, else Q4_K; output always Q8_0."""
+    assert "Q4_K" == _type(FALCON_40B, "Q3_K_L", "attn_output", 5)
+    assert "Q3_K" == _type(FALCON_40B, "Q3_K_M", "attn_output", 5)
+    assert "Q4_K" == _type(FALCON_40B, "Q3_K_L", "ffn_down", 5)
+    got = [_type(FALCON_40B, "Q4_K_M", "ffn_down", i) for i in (2, 3, 9, 10)]
+    assert ["Q6_K", "Q5_K", "Q5_K", "Q4_K"] == got  # 3 and 9 are use_more_bits(i, 60), 10 is not
+    assert ["Q5_K", "Q4_K", "Q3_K"] == [_type(FALCON_40B, "Q3_K_M", "ffn_down", i) for i in (2, 9, 10)]
+    assert "Q4_K" == _type(FALCON_40B, "Q4_K_S", "ffn_down", 0)  # the early Q5_K rule skips Falcon
+    assert "Q8_0" == _type(FALCON_40B, "Q4_K_M", "token_embd", None)
