@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 
 from vram.core.dtypes import get_format
-from vram.core.gguf import tensor_type
-from vram.core.params import tensors
+from vram.core.gguf import tensor_type, use_more_bits
+from vram.core.params import Tensor, tensors
 from vram.core.spec import ModelSpec
 from vram.resolve.mapping import spec_from_config
 
@@ -162,3 +162,45 @@ def test_falcon_rules() -> None:
     assert ["Q5_K", "Q4_K", "Q3_K"] == [_type(FALCON_40B, "Q3_K_M", "ffn_down", i) for i in (2, 9, 10)]
     assert "Q4_K" == _type(FALCON_40B, "Q4_K_S", "ffn_down", 0)  # the early Q5_K rule skips Falcon
     assert "Q8_0" == _type(FALCON_40B, "Q4_K_M", "token_embd", None)
+
+
+def test_iq3_xxs_ffn_down_without_imatrix() -> None:
+    """IQ3_XXS without an imatrix: ffn_down Q4_K on the first eighth, Q3_K after; with one, the base IQ3_XXS."""
+    got = [_type(LLAMA2_7B, "IQ3_XXS", "ffn_down", i, imatrix=False) for i in (3, 4)]
+    assert ["Q4_K", "Q3_K"] == got
+    assert "IQ3_XXS" == _type(LLAMA2_7B, "IQ3_XXS", "ffn_down", 3, imatrix=True)
+
+
+def test_use_more_bits_on_28_layers() -> None:
+    """use_more_bits(i, 28): i < 3, i >= 24 (7*28/8 in integers), and (i - 3) % 3 == 2 between."""
+    expected = [0, 1, 2, 5, 8, 11, 14, 17, 20, 23, 24, 25, 26, 27]
+    assert expected == [i for i in range(28) if use_more_bits(i, 28)]
+
+
+def test_layer_fractions_round_down() -> None:
+    """llama.cpp divides layer counts in integers: with 28 layers n/16 is 1, n/8 is 3 and 7n/8 is 24."""
+    spec = QWEN2_57B
+    assert ["Q5_K", "Q4_K"] == [_type(spec, "Q3_K_M", "ffn_down_exps", i) for i in (0, 1)]
+    assert ["Q5_K", "IQ4_XS"] == [_type(spec, "IQ4_XS", "ffn_down_exps", i) for i in (2, 3)]
+    got = [_type(spec, "IQ3_XS", "ffn_up_exps", i) for i in (2, 3, 23, 24)]
+    assert ["IQ3_S", "IQ3_XXS", "IQ3_XXS", "IQ3_S"] == got
+
+
+def test_tensors_llama_quantize_leaves_alone() -> None:
+    """Routers and vectors stay F32, vision and projector tensors go to a separate 16-bit mmproj file,
+    and 16-bit files keep every matrix at their type."""
+    q4 = get_format("Q4_K_M")
+    assert "F32" == tensor_type(q4, LLAMA2_7B, Tensor("ffn_gate_inp", (8, 4096), "router", 0))
+    assert "F32" == tensor_type(q4, LLAMA2_7B, Tensor("attn_q.bias", (4096,), "attention", 0))
+    assert "F16" == tensor_type(q4, LLAMA2_7B, Tensor("v.blk.0.attn_q", (1024, 1024), "vision", 0))
+    assert "F16" == tensor_type(q4, LLAMA2_7B, Tensor("mm.0", (4096, 1024), "projector", None))
+    matrix = Tensor("attn_q", (4096, 4096), "attention", 0)
+    assert "BF16" == tensor_type(get_format("BF16"), LLAMA2_7B, matrix)
+    assert "F16" == tensor_type(get_format("F16"), LLAMA2_7B, matrix)
+
+
+def test_output_row_the_base_block_does_not_divide() -> None:
+    """An output row of 2880 (gpt-oss) is not a multiple of 256: Q8_0, even for IQ2_XXS (Q5_K otherwise)."""
+    output = Tensor("output", (201088, 2880), "lm_head", None)
+    assert "Q8_0" == tensor_type(get_format("IQ2_XXS"), LLAMA2_7B, output)
+    assert "Q5_K" == tensor_type(get_format("IQ2_XXS"), LLAMA2_7B, Tensor("output", (32000, 4096), "lm_head"))
