@@ -204,3 +204,10 @@ def test_output_row_the_base_block_does_not_divide() -> None:
     output = Tensor("output", (201088, 2880), "lm_head", None)
     assert "Q8_0" == tensor_type(get_format("IQ2_XXS"), LLAMA2_7B, output)
     assert "Q5_K" == tensor_type(get_format("IQ2_XXS"), LLAMA2_7B, Tensor("output", (32000, 4096), "lm_head"))
+
+
+def test_mxfp4_moe_output_is_q8_0_whatever_the_row() -> None:
+    """MXFP4_MOE gives the output Q8_0 before any other rule, even where Q6_K would fit (rows of 4096)."""
+    fmt = get_format("MXFP4_MOE")
+    assert "Q8_0" == tensor_type(fmt, LLAMA2_7B, Tensor("output", (32000, 4096), "lm_head"))
+    assert "Q8_0" == _type(LLAMA2_7B, "MXFP4_MOE", "token_embd", None)  # 2-D: not an expert stack
