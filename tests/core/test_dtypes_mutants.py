@@ -58,6 +58,8 @@ def test_float_builder() -> None:
         bf16.bits,
         bf16.needs,
     )
+    assert "IEEE 754" in bf16.source
+    assert "bfloat16" in bf16.source
     fp32 = _float("fp32", 32, "IEEE single")
     assert (32, 32, None) == (fp32.nominal_bits, fp32.bits, fp32.needs)
 
@@ -74,15 +76,12 @@ def test_bnb4_builder_matches_qlora_paper() -> None:
         plain.double_quant,
         plain.nominal_bits,
     )
-    assert "NF4" in plain.description
-    assert "blocksize 64" in plain.description
-    assert "QLoRA" not in plain.description
+    assert "bitsandbytes NF4, blocksize 64, no double quantization" == plain.description
+    assert "bitsandbytes" in plain.source
     dq = _bnb4("fp4", double_quant=True)
     assert ("fp4-dq", True, 64, 4) == (dq.name, dq.double_quant, dq.group_size, dq.bits)
-    assert abs(dq.nominal_bits - 4.127) < 0.0005
-    assert "FP4" in dq.description
-    assert "with double quantization" in dq.description
-    assert "QLoRA" in dq.description
+    assert 4 + 8 / 64 + 32 / (64 * 256) == dq.nominal_bits  # the paper's expression, 4.127
+    assert "bitsandbytes FP4, blocksize 64 with double quantization (QLoRA)" == dq.description
 
 
 def test_user_names_resolve() -> None:
@@ -113,7 +112,9 @@ def test_gptq_awq_names_outside_the_table() -> None:
     assert "AutoAWQ" in awq.source
     per_channel = get_format("gptq-int2-g-1")
     assert (2, None) == (per_channel.bits, per_channel.group_size)
-    assert "per-channel" in per_channel.description
+    assert "GPTQ 2-bit, per-channel" == per_channel.description
+    # the listing's headline figure spreads a row's fp16 scale and zero over a 4096-wide row
+    assert 2 + (16 + 2) / 4096 == per_channel.nominal_bits
 
 
 def test_gptq_int8_zero_points_are_8_bit() -> None:
@@ -153,7 +154,8 @@ def test_ggml_bytes_whole_blocks_per_row() -> None:
 def test_fp8_layouts() -> None:
     """fp8: a byte a weight plus one fp32 scale; fp8-block: one fp32 scale per started 128x128 block."""
     assert [300 * 200, 4] == quantized_parts(get_format("fp8"), _w(300, 200))
-    assert [300 * 200, 3 * 2 * 4] == quantized_parts(get_format("fp8-block"), _w(300, 200))
+    # 257 x 129 spans 3 x 2 blocks of 128x128
+    assert [257 * 129, 3 * 2 * 4] == quantized_parts(get_format("fp8-block"), _w(257, 129))
     assert 1000 + 4 == quantized_bytes(get_format("fp8"), _w(1000))  # a vector is one row
 
 
