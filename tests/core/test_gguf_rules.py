@@ -75,6 +75,18 @@ QWEN2_57B = spec_from_config(
         "torch_dtype": "bfloat16",
     }
 )
+# Falcon-7B: 32 layers (32/16 = 2), ffn_down rows of 4 x 4544 = 18176 = 71 x 256.
+FALCON_7B = spec_from_config(
+    {
+        "model_type": "falcon",
+        "hidden_size": 4544,
+        "num_attention_heads": 71,
+        "num_hidden_layers": 32,
+        "multi_query": True,
+        "vocab_size": 65024,
+        "torch_dtype": "bfloat16",
+    }
+)
 # Falcon-40B: 60 layers, fused attn_qkv, hidden 8192.
 FALCON_40B = spec_from_config(
     {
@@ -159,9 +171,17 @@ def test_falcon_rules() -> None:
     assert "Q4_K" == _type(FALCON_40B, "Q3_K_L", "ffn_down", 5)
     got = [_type(FALCON_40B, "Q4_K_M", "ffn_down", i) for i in (2, 3, 9, 10)]
     assert ["Q6_K", "Q5_K", "Q5_K", "Q4_K"] == got  # 3 and 9 are use_more_bits(i, 60), 10 is not
-    assert ["Q5_K", "Q4_K", "Q3_K"] == [_type(FALCON_40B, "Q3_K_M", "ffn_down", i) for i in (2, 9, 10)]
+    got = [_type(FALCON_40B, "Q3_K_M", "ffn_down", i) for i in (2, 3, 9, 10)]
+    assert ["Q5_K", "Q4_K", "Q4_K", "Q3_K"] == got
+    # Falcon-7B: 32/16 = 2 first layers of Q6_K, then layer 2 is use_more_bits(2, 32): Q5_K
+    assert ["Q6_K", "Q5_K"] == [_type(FALCON_7B, "Q4_K_M", "ffn_down", i) for i in (1, 2)]
     assert "Q4_K" == _type(FALCON_40B, "Q4_K_S", "ffn_down", 0)  # the early Q5_K rule skips Falcon
     assert "Q8_0" == _type(FALCON_40B, "Q4_K_M", "token_embd", None)
+
+
+def test_imatrix_guard_only_on_first_eighth() -> None:
+    """With an imatrix Q5_0 gives Q5_1 to ffn_down of layers 0-3 of 32 only; layer 4 keeps Q5_0."""
+    assert ["Q5_1", "Q5_0"] == [_type(LLAMA2_7B, "Q5_0", "ffn_down", i, imatrix=True) for i in (3, 4)]
 
 
 def test_iq3_xxs_ffn_down_without_imatrix() -> None:
