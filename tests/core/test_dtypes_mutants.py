@@ -149,6 +149,7 @@ def test_ggml_bytes_whole_blocks_per_row() -> None:
     assert 8 * 4 * 2 * 144 == ggml_bytes("Q4_K", _w(8, 4, 512))  # a stack of 8 experts: 32 rows
     assert 3 * ceil(300 / 32) * 34 == ggml_bytes("Q8_0", _w(3, 300))  # 300 is 9.4 blocks: 10 stored
     assert 4 * 1000 == ggml_bytes("F32", _w(1000))
+    assert isinstance(ggml_bytes("Q4_K", _w(10, 512)), int)  # bytes are integers in the JSON
 
 
 def test_fp8_layouts() -> None:

@@ -175,6 +175,7 @@ def test_falcon_rules() -> None:
     assert ["Q5_K", "Q4_K", "Q4_K", "Q3_K"] == got
     # Falcon-7B: 32/16 = 2 first layers of Q6_K, then layer 2 is use_more_bits(2, 32): Q5_K
     assert ["Q6_K", "Q5_K"] == [_type(FALCON_7B, "Q4_K_M", "ffn_down", i) for i in (1, 2)]
+    assert ["Q5_K", "Q4_K"] == [_type(FALCON_7B, "Q3_K_M", "ffn_down", i) for i in (1, 2)]
     assert "Q4_K" == _type(FALCON_40B, "Q4_K_S", "ffn_down", 0)  # the early Q5_K rule skips Falcon
     assert "Q8_0" == _type(FALCON_40B, "Q4_K_M", "token_embd", None)
 
@@ -217,6 +218,8 @@ def test_tensors_llama_quantize_leaves_alone() -> None:
     matrix = Tensor("attn_q", (4096, 4096), "attention", 0)
     assert "BF16" == tensor_type(get_format("BF16"), LLAMA2_7B, matrix)
     assert "F16" == tensor_type(get_format("F16"), LLAMA2_7B, matrix)
+    output = Tensor("output", (32000, 4096), "lm_head")  # no Q6_K output rule: 16-bit is not quantized
+    assert "BF16" == tensor_type(get_format("BF16"), LLAMA2_7B, output)
 
 
 def test_output_row_the_base_block_does_not_divide() -> None:
