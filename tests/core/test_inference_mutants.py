@@ -84,7 +84,7 @@ def test_gguf_computes_activations_in_f32_and_caches_kv_in_f16() -> None:
     Seq 4: held 4 x 4 (embeddings, layer input) + 4 x 4 (rotary cos/sin) = 32 elements; attention is the widest
     step at 4 x (2 + 4 x 2 + 2 x 2) = 56 (the MLP: 4 x 13, the logits far less): (32 + 56) x 4 B = 352.
     """
-    est = estimate_inference(_spec(), InferenceSettings(dtype="Q8_0", seq_len=4))
+    est = estimate_inference(_spec(torch_dtype="bfloat16"), InferenceSettings(dtype="Q8_0", seq_len=4))
     assert ("fp16", "fp16") == (est.compute_dtype, est.settings.kv_dtype)
     assert 352 == est.component("activations").bytes
     overhead = est.component("overhead")
@@ -102,17 +102,16 @@ def test_mxfp4_converts_matrices_of_dense_models_and_only_experts_of_moe() -> No
 
 
 def test_kv_cache_details_and_sliding_note() -> None:
-    """A full and a sliding layer (window 3) at seq 10: 8 B per token per layer, 10 + 3 cached token-layers."""
-    spec = _spec(num_layers=2, layer_types=("full", "sliding"), sliding_window=3)
+    """Two full layers and a sliding one (window 3) at seq 10: 8 B per token per layer, 10 + 10 + 3 token-layers."""
+    spec = _spec(num_layers=3, layer_types=("full", "full", "sliding"), sliding_window=3)
     kv = kv_cache(spec, "fp16", batch=2, seq_len=10, mla_cache="latent")
-    assert 8 * 13 * 2 == kv.bytes
-    assert {"bytes_per_token": 16, "bytes_per_token_per_layer": 8, "cached_token_layers": 13, "dtype": "fp16"} == (
+    assert 8 * 23 * 2 == kv.bytes
+    assert {"bytes_per_token": 24, "bytes_per_token_per_layer": 8, "cached_token_layers": 23, "dtype": "fp16"} == (
         kv.details
     )
     assert "kv_cache" == kv.name
-    assert (
-        kv.note
-        == "16 B/token (2 layers x 8 B, fp16), 1 KV heads x 2 head_dim, 1/2 layers slide (window 3), x 2 x 10 tokens"
+    assert kv.note == (
+        "24 B/token (3 layers x 8 B, fp16), 1 KV heads x 2 head_dim, 1/3 layers slide (window 3), x 2 x 10 tokens"
     )
 
 
@@ -126,6 +125,8 @@ def test_mla_cache_notes_name_the_layout() -> None:
     assert ((4 + 1) * 2, (2 * 3 + 2 * 2) * 2) == (latent.bytes, expanded.bytes)
     assert "MLA latent cache (vLLM/SGLang)" in latent.note
     assert "MLA expanded per-head K/V (transformers)" in expanded.note
+    # The default is the latent cache vLLM and SGLang allocate: 5 elements x 2 B x 7 tokens.
+    assert 5 * 2 * 7 == estimate_inference(spec, InferenceSettings(seq_len=7)).component("kv_cache").bytes
 
 
 def test_mla_activation_peak_is_at_attention() -> None:
@@ -164,6 +165,7 @@ def test_bnb_on_moe_warns_that_experts_stay_unquantized() -> None:
     (warning,) = estimate_inference(spec, InferenceSettings(dtype="nf4", seq_len=1)).warnings
     assert warning.startswith("bitsandbytes (transformers 5) converts only nn.Linear layers: the 192 fused expert")
     assert "parameters stay in fp16" in warning
+    assert 1 == len(estimate_inference(spec, InferenceSettings(dtype="int8", seq_len=1)).warnings)
     assert () == estimate_inference(_spec(), InferenceSettings(dtype="nf4", seq_len=1)).warnings
     assert () == estimate_inference(spec, InferenceSettings(dtype="fp8", seq_len=1)).warnings
 
