@@ -98,9 +98,10 @@ def test_models_table_at_80_columns_drops_minor_columns_first() -> None:
 
 
 def test_gpus_table_shows_memory() -> None:
-    """The GPU table lists each card's memory in the units asked for."""
+    """The GPU table lists each card's nominal and usable memory in the units asked for."""
     rows = {line.split("  ")[0].strip(): line for line in listing("gpus").splitlines()}
     assert "80.00 GiB" in rows["H100 SXM"]
+    assert "79.11 GiB" in rows["H100 SXM"]  # the CUDA total in the out-of-memory log of vllm-project/vllm#27508
     assert (
         "85.90 GB"
         in {line.split("  ")[0].strip(): line for line in listing("gpus", "--units", "GB").splitlines()}["H100 SXM"]

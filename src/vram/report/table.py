@@ -69,11 +69,13 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
     return out
 
 
-def simple_table(columns: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[str] = ()) -> Table:
-    """A plain listing table (models, GPUs, formats)."""
+def simple_table(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[str] = (), whole: Sequence[str] = ()
+) -> Table:
+    """A plain listing table (models, GPUs, formats); ``whole`` columns never wrap, the others fold."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for c in columns:
-        table.add_column(c, justify="right" if c in right else "left", overflow="fold")
+        table.add_column(c, justify="right" if c in right else "left", overflow="fold", no_wrap=c in whole)
     for r in rows:
         table.add_row(*r)
     return table
@@ -156,19 +158,20 @@ def models_table(doc: ModelsDocument, width: int | None = None) -> Table:
 
 
 def gpus_table(doc: GpusDocument, units: Units) -> Table:
-    """The GPU catalog: memory and the formats each card runs natively."""
+    """The GPU catalog: memory (nominal, and what a process can allocate) and the formats each card runs natively."""
     rows = [
         [
             g.name,
-            g.vendor,
             g.architecture,
             g.compute_capability or "-",
             fmt_bytes(g.memory_bytes, units),
+            fmt_bytes(g.usable_memory_bytes, units),
             " ".join(f for f, ok in (("bf16", g.bf16), ("fp8", g.fp8), ("fp4", g.fp4)) if ok) or "-",
         ]
         for g in doc.gpus
     ]
-    return simple_table(["gpu", "vendor", "architecture", "CC", "memory", "native"], rows, right=["memory"])
+    columns = ["gpu", "arch", "CC", "memory", "usable", "native"]
+    return simple_table(columns, rows, right=["memory", "usable"], whole=["gpu", "memory", "usable"])
 
 
 def dtypes_table(doc: DtypesDocument) -> list[Table | Text]:
