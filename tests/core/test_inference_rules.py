@@ -27,24 +27,12 @@ from vram.core.params import Tensor
 from vram.core.result import Component, Estimate
 from vram.core.spec import MLA, ModelSpec, MoE
 
+from .toy import toy_spec
+
 
 def _spec(**over: Any) -> ModelSpec:
     """The toy decoder, fp16 checkpoint, no maximum context."""
-    base: dict[str, Any] = {
-        "model_type": "toy",
-        "architecture": "ToyForCausalLM",
-        "vocab_size": 10,
-        "hidden_size": 2,
-        "num_layers": 1,
-        "num_heads": 1,
-        "num_kv_heads": 1,
-        "head_dim": 2,
-        "intermediate_size": 3,
-        "mlp_gated": True,
-        "layer_types": ("full",),
-        "torch_dtype": "float16",
-    }
-    return ModelSpec(**{**base, **over})
+    return toy_spec(**{"torch_dtype": "float16", **over})
 
 
 def _moe(**over: Any) -> MoE:

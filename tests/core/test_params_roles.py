@@ -13,23 +13,12 @@ from typing import Any
 from vram.core.params import count_parameters, tensors
 from vram.core.spec import MLA, ModelSpec, MoE, VisionTower
 
+from .toy import toy_spec
+
 
 def _spec(**over: Any) -> ModelSpec:
     """A one-layer toy decoder: vocab 10, hidden 2, one head of 2, gated MLP of 3, RMSNorm, untied head."""
-    base: dict[str, Any] = {
-        "model_type": "toy",
-        "architecture": "ToyForCausalLM",
-        "vocab_size": 10,
-        "hidden_size": 2,
-        "num_layers": 1,
-        "num_heads": 1,
-        "num_kv_heads": 1,
-        "head_dim": 2,
-        "intermediate_size": 3,
-        "mlp_gated": True,
-        "layer_types": ("full",),
-    }
-    return ModelSpec(**{**base, **over})
+    return toy_spec(**over)
 
 
 def _roles(spec: ModelSpec) -> dict[str, int]:
