@@ -22,10 +22,11 @@ from vram.core.inference import (
     kv_cache,
     price_tensor,
 )
-from vram.core.overhead import CUDA_CONTEXT_BYTES, MiB, allocator_bytes
+from vram.core.overhead import CUDA_CONTEXT_BYTES, allocator_bytes
 from vram.core.params import Tensor
 from vram.core.result import Component, Estimate
 from vram.core.spec import MLA, ModelSpec, MoE
+from vram.core.units import MiB
 
 from .toy import toy_spec
 

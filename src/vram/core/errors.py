@@ -5,6 +5,8 @@ The CLI maps each class to a message, a next step and an exit code (see ``vram.c
 
 from __future__ import annotations
 
+from vram.core.units import GiB
+
 
 class VramError(Exception):
     """Root of every error vram raises on purpose; anything else is a bug."""
@@ -76,7 +78,7 @@ class WeightsOnlyFitError(SettingsError):
         self.weights_bytes = weights_bytes
         self.gpu_name = gpu_name
         self.usable_bytes = usable_bytes
-        gib = 1 << 30
+        gib = GiB
         super().__init__(
             f"{ref!r} is a bare parameter count: its weights alone take {weights_bytes / gib:,.2f} GiB against "
             f"{usable_bytes / gib:,.2f} GiB usable on {gpu_name}, but without an architecture there is no KV cache, "

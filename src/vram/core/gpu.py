@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vram.core.inference import WeightsEstimate
+from vram.core.units import GiB
 
 DEQUANT_BITS = 16
 """Bits per weight once transformers dequantizes MXFP4 to bf16 (5.23: quantizers/quantizer_mxfp4.py below
@@ -81,7 +82,7 @@ def check_fit(estimate: WeightsEstimate, gpu: Gpu) -> Fit:
             f"expert memory grows {growth:.1f}x ({DEQUANT_BITS} instead of {fmt.nominal_bits:g} bits per weight)"
         )
     if gpu.unified_memory:
-        usable = gpu.usable_memory_bytes / (1 << 30)
+        usable = gpu.usable_memory_bytes / GiB
         warnings.append(
             f"{gpu.name} shares memory with the CPU: the verdict uses the {usable:,.0f} GiB macOS lets the GPU wire "
             "by default (recommendedMaxWorkingSetSize); raise it with sysctl iogpu.wired_limit_mb"

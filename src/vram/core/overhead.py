@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-MiB = 1 << 20
-GiB = 1 << 30
+from vram.core.units import MiB
 
 CUDA_CONTEXT_BYTES = 512 * MiB
 """CUDA context and kernel images per GPU (lazy module loading), see module docstring."""

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Literal
 
+from vram.core.units import UNIT_BYTES
+
 Units = Literal["GiB", "GB"]
 
-_SCALE: dict[str, int] = {"GiB": 1 << 30, "GB": 10**9}
-_SMALL: dict[str, tuple[str, int]] = {"GiB": ("MiB", 1 << 20), "GB": ("MB", 10**6)}
+_SMALL = {"GiB": "MiB", "GB": "MB"}
 
 
 def fmt_bytes(n: int, units: Units = "GiB") -> str:
     """``n`` bytes as e.g. ``12.55 GiB``; below 0.1 of the unit, in MiB / MB so small numbers stay readable."""
     sign = "-" if n < 0 else ""
     n = abs(n)
-    big = _SCALE[units]
+    big = UNIT_BYTES[units]
     if n >= big // 10:
         return f"{sign}{n / big:,.2f} {units}"
-    small_name, small = _SMALL[units]
+    small_name = _SMALL[units]
+    small = UNIT_BYTES[small_name]
     return f"{sign}{n / small:,.1f} {small_name}"
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vram.core.errors import EmptyArgumentError, MultiGpuError, SettingsError, UnknownGpuError
 from vram.core.gpu import Gpu
+from vram.core.units import UNIT_BYTES
 
 _DATA = files("vram") / "data"
 
@@ -94,8 +95,6 @@ def gpus() -> tuple[Gpu, ...]:
 
 _COUNT = re.compile(r"^\s*(\d+)\s*[x\u00d7*]\s*(\S.*)$", re.IGNORECASE)
 _CAPACITY = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*(gib|gb|tib|tb|mib|mb)\s*$", re.IGNORECASE)
-UNIT_BYTES = {"GiB": 1 << 30, "GB": 10**9, "TiB": 1 << 40, "TB": 10**12, "MiB": 1 << 20, "MB": 10**6}
-"""--gpu capacities: GiB/TiB/MiB are binary, GB/TB/MB decimal (IEC 80000-13), as ``--units`` reads them."""
 MAX_CAPACITY_BYTES = 1 << 50
 """Largest --gpu capacity accepted (1 PiB): far above any accelerator, and keeps every figure within int64."""
 
