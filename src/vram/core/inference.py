@@ -21,6 +21,7 @@ from vram.core.overhead import CUDA_CONTEXT_BYTES, allocator_bytes
 from vram.core.params import Tensor, count_parameters, tensors
 from vram.core.result import Component, Estimate
 from vram.core.spec import ModelSpec
+from vram.core.units import MiB
 
 DEFAULT_CONTEXT = 4096
 """Default context when none is given, capped by the model's maximum: llama.cpp's long-standing
@@ -393,11 +394,11 @@ def _overhead(spec: ModelSpec, fmt: Format, weight_sizes: list[int], context: in
         per_layer_kv = kv_bytes // spec.num_layers
         sizes = weight_sizes + [per_layer_kv] * spec.num_layers
         rounding = allocator_bytes(sizes) - sum(sizes)
-        how = f"PyTorch allocator rounding {rounding / (1 << 20):,.0f} MiB (2 MiB pages)"
+        how = f"PyTorch allocator rounding {rounding / MiB:,.0f} MiB (2 MiB pages)"
     return Component(
         name="overhead",
         bytes=context + rounding,
-        note=f"CUDA context {context / (1 << 20):.0f} MiB + {how}",
+        note=f"CUDA context {context / MiB:.0f} MiB + {how}",
         details={"cuda_context_bytes": context, "allocator_rounding_bytes": rounding},
     )
 
