@@ -108,6 +108,7 @@ def test_oversized_header_length(tmp_path: Path) -> None:
     [
         (b"not json", "not valid JSON"),
         (b"[1]", "not a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (json.dumps({"w": {"dtype": "F7", "shape": [1], "data_offsets": [0, 1]}}).encode(), "dtype"),
         (json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 4]}}).encode(), "do not hold"),
         (json.dumps({"w": {"dtype": "F32", "shape": "x", "data_offsets": [0, 4]}}).encode(), "shape"),

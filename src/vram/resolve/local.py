@@ -34,15 +34,21 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigFileError(str(file), e.strerror or str(e)) from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigFileError(str(file), f"larger than {MAX_CONFIG_BYTES >> 20} MiB; not a config.json")
+    return parse_json_object(raw, file, "config.json", encoding="utf-8-sig")
+
+
+def parse_json_object(raw: bytes, file: Path, what: str, *, encoding: str = "utf-8") -> dict[str, Any]:
+    """``raw`` as a JSON object; undecodable, malformed, absurdly nested or non-object text is a ConfigFileError."""
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(raw.decode(encoding))
     except UnicodeDecodeError:
-        raise ConfigFileError(str(file), "not UTF-8 text") from None
+        raise ConfigFileError(str(file), f"{what} is not UTF-8 text") from None
     except json.JSONDecodeError as e:
-        raise ConfigFileError(str(file), f"not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        msg = f"{what} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})"
+        raise ConfigFileError(str(file), msg) from None
     except RecursionError:
-        # json's decoder recurses once per nesting level; real configs nest two or three deep.
-        raise ConfigFileError(str(file), "nested too deeply to be a config.json") from None
+        # json's decoder recurses once per nesting level; real configs and headers nest two or three deep.
+        raise ConfigFileError(str(file), f"{what} is nested too deeply") from None
     if not isinstance(data, dict):
-        raise ConfigFileError(str(file), "must hold a JSON object")
+        raise ConfigFileError(str(file), f"{what} is not a JSON object")
     return data

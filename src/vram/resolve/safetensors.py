@@ -9,7 +9,6 @@ check every entry against the file's size, so a truncated or hostile file fails 
 
 from __future__ import annotations
 
-import json
 import struct
 from math import prod
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from vram.core.checkpoint import Checkpoint
 from vram.core.errors import ConfigFileError
+from vram.resolve.local import parse_json_object
 
 MAX_HEADER_BYTES = 100 << 20
 """The safetensors reference implementation refuses headers above 100 MB (MAX_HEADER_SIZE)."""
@@ -61,12 +61,7 @@ def read_header(path: Path) -> dict[str, Any]:
             raw = fh.read(n)
     except OSError as e:
         raise ConfigFileError(str(path), e.strerror or str(e)) from None
-    try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ConfigFileError(str(path), "safetensors header is not valid JSON") from None
-    if not isinstance(header, dict):
-        raise ConfigFileError(str(path), "safetensors header is not a JSON object")
+    header = parse_json_object(raw, path, "safetensors header")
     header.pop("__metadata__", None)
     data_size = size - 8 - n
     for name, entry in header.items():
