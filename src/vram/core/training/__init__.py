@@ -1,0 +1,1 @@
+"""Training memory per GPU: settings, model states, optimizers, LoRA, activations, sharding."""
