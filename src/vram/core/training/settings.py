@@ -56,7 +56,7 @@ def parse_lora_targets(text: str) -> tuple[LoraTarget, ...]:
         if name in LORA_SHORTCUTS:
             chosen.update(LORA_SHORTCUTS[name])
         elif name in LORA_TARGETS:
-            chosen.add(name)  # type: ignore[arg-type]  # checked just above
+            chosen.add(name)
         elif name in _HF_NAMES:
             chosen.add(_HF_NAMES[name])
         else:
