@@ -177,14 +177,36 @@ def test_record_runs_offline(record: dict[str, Any]) -> None:
 
 
 def test_spread_over_architectures_and_setups() -> None:
-    """The set covers MoE, MLA, sliding-window, quantized, tensor-parallel, vLLM and llama.cpp measurements."""
+    """The set covers MoE, MLA, sliding-window, FP8/MXFP4/GGUF-quantized, tensor-parallel, vLLM and llama.cpp runs."""
     models = {r["model"] for r in RECORDS}
     args = [_options(r["vram_args"]) for r in RECORDS]
     assert {"deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-R1"} & models  # MLA
     assert {m for m in models if "gemma" in m or "gpt-oss" in m or m == "mistralai/Mistral-7B-v0.1"}  # sliding window
-    assert {m for m in models if "Mixtral" in m or "A3B" in m or "gpt-oss" in m}  # MoE
+    assert {m for m in models if "Mixtral" in m or "A3B" in m or "gpt-oss" in m}  # MoE (gpt-oss ships MXFP4 experts)
+    dtypes = {a.get("--dtype") or "" for a in args}
+    assert "fp8" in dtypes
+    assert {d for d in dtypes if d.startswith(("Q", "IQ"))}  # GGUF file types
     assert any(int(a.get("--tp") or 1) > 1 for a in args)
-    quantized = {a.get("--dtype") for a in args}
-    assert {"fp8", "awq", "gptq", "mxfp4"} & quantized or any(r["model"].startswith("openai/gpt-oss") for r in RECORDS)
     assert any(a["--runtime"] == "llama.cpp" for a in args)
     assert any(a["--runtime"] == "vllm" for a in args)
+
+
+def test_vllm_token_capacity_and_concurrency_agree() -> None:
+    """Where one vLLM log gives both, tokens / max_model_len is the printed concurrency (two decimals).
+
+    vLLM prints ``Maximum concurrency`` as the pool's tokens over max_model_len for a model whose layers all use full
+    attention (vllm/v1/core/kv_cache_utils.py); a mismatch means a figure was copied wrong. Sliding-window models
+    (gpt-oss) are left out: their hybrid pages make the two figures count different things.
+    """
+    runs: dict[tuple[str, tuple[str, ...]], dict[str, float]] = {}
+    for r in RECORDS:
+        if r["framework"]["name"] == "vllm" and "gpt-oss" not in r["model"]:
+            key = (r["source"]["url"], tuple(r["vram_args"]))
+            runs.setdefault(key, {})[r["measured"]["quantity"]] = r["measured"]["value"]
+    checked = 0
+    for (_, vram_args), figures in runs.items():
+        if {"kv_cache_tokens", "max_concurrency"} <= figures.keys():
+            max_model_len = int(_options(list(vram_args))["--max-model-len"] or "")
+            assert abs(figures["kv_cache_tokens"] / max_model_len - figures["max_concurrency"]) <= 0.0051
+            checked += 1
+    assert checked >= 5
