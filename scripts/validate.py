@@ -160,7 +160,8 @@ def evaluate(rec: dict[str, Any]) -> Row:
     try:
         value = QUANTITIES[measured["quantity"]](_invoke(rec["vram_args"]))
     except (RuntimeError, KeyError) as exc:
-        return Row(**{**base.__dict__, "error": str(exc).splitlines()[0][:80]})
+        lines = [line.strip(" │╭╰─") for line in str(exc).splitlines() if line.strip(" │╭╰─")]
+        return Row(**{**base.__dict__, "error": lines[-1][:100] if lines else type(exc).__name__})
     return Row(**{**base.__dict__, "estimated": value / scale})
 
 
