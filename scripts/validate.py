@@ -70,7 +70,8 @@ QUANTITIES: dict[str, Callable[[Doc], float]] = {
     "kv_cache_tokens": _runtime("kv_cache_tokens"),
     "max_concurrency": _runtime("max_concurrency"),
     "load_allocated": _runtime("load_bytes"),
-    "non_kv": lambda d: d["total_bytes"] - d["components"]["kv_cache"]["bytes"],
+    # vLLM's budget besides the weights and the KV pool: the profiled activation peak and non-torch memory
+    "non_kv": lambda d: d["components"]["activations"]["bytes"] + _overhead_detail(d, "non_torch_bytes"),
     "cuda_graph": lambda d: _overhead_detail(d, "cuda_graph_bytes"),
     "compute_buffer": lambda d: _overhead_detail(d, "compute_buffer_bytes"),
 }
