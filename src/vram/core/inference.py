@@ -86,6 +86,9 @@ class InferenceEstimate(WeightsEstimate):
 
     active_parameters: int
     settings: ResolvedSettings
+    runtime: dict[str, int | float | str | bool] | None = Field(
+        default=None, description="the runtime profile's own figures: name, load_bytes, n_gpu_layers, cpu_bytes, ..."
+    )
 
 
 def default_dtype(spec: ModelSpec) -> str:

@@ -1,0 +1,165 @@
+"""The llama.cpp profile: published llama.cpp logs reproduced, and hand-counted splits on the toy decoder.
+
+Toy figures are counted by hand from the F16 GGUF layout (2-D tensors f16, 1-D tensors f32, see
+``vram.core.gguf``) and llama.cpp's placement and padding rules quoted in ``vram.core.runtimes.llamacpp``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from vram.core.errors import SettingsError
+from vram.core.runtimes.llamacpp import LlamaCppSettings, estimate_llamacpp, kv_cells, placement
+from vram.core.spec import ModelSpec
+from vram.core.units import MiB
+from vram.resolve.reference import resolve
+
+from .toy import toy_spec
+
+
+def _mib(n: int | float | str | bool) -> str:
+    assert isinstance(n, int)
+    return f"{n / MiB:.2f}"
+
+
+def _catalog(model_id: str) -> ModelSpec:
+    spec = resolve(model_id).spec
+    assert spec is not None
+    return spec
+
+
+def test_published_log_llama31_8b_q4_k_m_ctx_8192() -> None:
+    """A llama.cpp (Ollama) load of Llama-3.1-8B Q4_K_M, n_ctx 8192, 4 sequences, flash attention off.
+
+    Log quoted in MagicWand18/Securetag-AI-Agent runpod-deploy/logcompleto.md @bbee6a4e: CPU model
+    buffer 281.81 MiB, CUDA0 model buffer 4403.49 MiB, KV 1024.00 MiB, CUDA0 compute buffer 560.00 MiB,
+    CUDA_Host compute buffer 24.01 MiB, output buffer 2.02 MiB (that build kept one KV stream and Ollama
+    turns embeddings on, so kv_unified and embeddings are set as it ran).
+    """
+    settings = LlamaCppSettings(
+        dtype="Q4_K_M", ctx_size=8192, parallel=4, flash_attn=False, kv_unified=True, embeddings=True
+    )
+    est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), settings)
+    weights, kv, acts = est.component("weights"), est.component("kv_cache"), est.component("activations")
+    assert _mib(weights.details["cpu_bytes"]) == "281.81"
+    assert _mib(weights.bytes) == "4403.49"
+    assert _mib(kv.bytes) == "1024.00"
+    assert _mib(acts.bytes) == "560.00"
+    assert _mib(acts.details["host_compute_buffer_bytes"]) == "24.01"
+    assert _mib(est.component("overhead").details["host_output_buffer_bytes"]) == "2.02"
+    assert est.runtime is not None
+    assert est.runtime["n_gpu_layers"] == 33
+
+
+def test_published_log_llama3_8b_q4_k_m_ctx_512() -> None:
+    """llama-cpp-python loading a Llama-3-8B Q4_K_M at n_ctx 512 without flash attention.
+
+    Log in developer0hye/llama-3-korean-bllossom-8b-q4-docker README.md @1159e0ab: 281.81 / 4403.49 MiB
+    model buffers, KV 64.00 MiB, CUDA0 compute 258.50 MiB (the logits step), CUDA_Host compute 9.01 MiB,
+    output 0.49 MiB.
+    """
+    settings = LlamaCppSettings(dtype="Q4_K_M", ctx_size=512, batch_size=512, flash_attn=False)
+    est = estimate_llamacpp(_catalog("meta-llama/Meta-Llama-3-8B"), settings)
+    acts = est.component("activations")
+    assert _mib(est.component("weights").bytes) == "4403.49"
+    assert _mib(est.component("kv_cache").bytes) == "64.00"
+    assert _mib(acts.bytes) == "258.50"
+    assert acts.details["widest_step"] == "output"
+    assert _mib(acts.details["host_compute_buffer_bytes"]) == "9.01"
+    assert _mib(est.component("overhead").details["host_output_buffer_bytes"]) == "0.49"
+
+
+def test_kv_q8_0_cache_exact() -> None:
+    """--cache-type-k/v q8_0 stores 34 bytes per 32 elements: Llama-3.1-8B at 8192 cells is 32 x 8192 x 2 x 1088 B."""
+    settings = LlamaCppSettings(dtype="Q4_K_M", ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0")
+    est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), settings)
+    assert est.component("kv_cache").bytes == 32 * 8192 * 2 * (1024 // 32 * 34)
+    assert est.component("kv_cache").bytes == 544 * MiB
+
+
+TOY_LAYERS = 3
+PER_LAYER = 2 * 2 * 4 + 4 * (2 * 2) * 2 + 3 * (3 * 2) * 2
+"""Two f32 norms of 2, four f16 2x2 attention matrices, three f16 2x3 MLP matrices: 84 bytes."""
+EMBED = 10 * 2 * 2
+OUTPUT = 10 * 2 * 2 + 2 * 4
+"""The f16 head and the f32 final norm."""
+KV_LAYER = 256 * (2 * 2 + 2 * 2)
+"""One layer's cache: a context of 10 padded to 256 cells, K and V of 2 f16 elements each."""
+
+
+def _toy(**over: Any) -> ModelSpec:
+    return toy_spec(**{"num_layers": TOY_LAYERS, "layer_types": ("full",) * TOY_LAYERS, **over})
+
+
+@pytest.mark.parametrize(
+    ("ngl", "gpu_layers", "output_on_gpu"),
+    [(-1, 3, True), (0, 0, False), (1, 0, True), (2, 1, True), (3, 2, True), (4, 3, True), (999, 3, True)],
+)
+def test_n_gpu_layers_split_by_hand(ngl: int, gpu_layers: int, output_on_gpu: bool) -> None:
+    """-ngl k puts the output layer and the last k-1 repeating layers on the GPU; the embedding stays on the CPU."""
+    est = estimate_llamacpp(_toy(), LlamaCppSettings(dtype="F16", ctx_size=10, n_gpu_layers=ngl))
+    gpu = gpu_layers * PER_LAYER + (OUTPUT if output_on_gpu else 0)
+    total = EMBED + TOY_LAYERS * PER_LAYER + OUTPUT
+    weights, kv = est.component("weights"), est.component("kv_cache")
+    assert weights.bytes == gpu
+    assert weights.details["cpu_bytes"] == total - gpu
+    assert kv.bytes == gpu_layers * KV_LAYER
+    assert kv.details["cpu_bytes"] == (TOY_LAYERS - gpu_layers) * KV_LAYER
+    assert est.runtime is not None
+    cpu = est.runtime["cpu_bytes"]
+    assert isinstance(cpu, int)
+    assert cpu >= (total - gpu) + (TOY_LAYERS - gpu_layers) * KV_LAYER
+
+
+def test_tied_head_is_loaded_twice() -> None:
+    """A head tied to the token embedding: the embedding stays on the CPU and the output layer gets its own copy."""
+    est = estimate_llamacpp(_toy(tie_word_embeddings=True), LlamaCppSettings(dtype="F16", ctx_size=10))
+    assert est.component("weights").bytes == TOY_LAYERS * PER_LAYER + EMBED + 2 * 4
+    assert est.component("weights").details["cpu_bytes"] == EMBED
+
+
+def test_negative_n_gpu_layers_other_than_minus_one_is_refused() -> None:
+    """-ngl -2 is a usage error (SettingsError, exit 2)."""
+    with pytest.raises(SettingsError, match="n-gpu-layers"):
+        placement(3, -2)
+
+
+def test_sliding_window_cells() -> None:
+    """SWA layers keep pad(min(cells, W x n_seq + n_ubatch), 256) per stream; --swa-full keeps them all."""
+    spec = _toy(layer_types=("sliding", "full", "sliding"), sliding_window=100)
+    one = kv_cells(spec, 4096, 1, 512, unified=False, swa_full=False)
+    assert (one.full, one.sliding, one.streams) == (4096, 768, 1)  # pad(612) = 768
+    unified = kv_cells(spec, 4096, 4, 512, unified=True, swa_full=False)
+    assert (unified.full, unified.sliding, unified.streams) == (4096, 1024, 1)  # pad(400 + 512)
+    streams = kv_cells(spec, 4096, 4, 512, unified=False, swa_full=False)
+    assert (streams.full, streams.sliding, streams.streams) == (1024, 768, 4)
+    assert kv_cells(spec, 4096, 1, 512, unified=False, swa_full=True).sliding == 4096
+    est = estimate_llamacpp(spec, LlamaCppSettings(dtype="F16", ctx_size=4096))
+    assert est.component("kv_cache").bytes == (2 * 768 + 4096) * 8
+
+
+def test_context_padded_to_256() -> None:
+    """-c 1000 allocates 1024 cells (GGML_PAD(n_ctx, 256))."""
+    est = estimate_llamacpp(_toy(), LlamaCppSettings(dtype="F16", ctx_size=1000))
+    assert est.component("kv_cache").details["cells"] == 1024
+
+
+def test_quantized_v_cache_needs_flash_attention() -> None:
+    """A q4_0 V cache without flash attention is refused, as llama.cpp refuses it."""
+    with pytest.raises(SettingsError, match="flash attention"):
+        estimate_llamacpp(_toy(), LlamaCppSettings(dtype="F16", cache_type_v="q4_0", flash_attn=False))
+
+
+@pytest.mark.parametrize(("field", "value"), [("cache_type_k", "q3_k"), ("dtype", "gptq"), ("dtype", "int8")])
+def test_bad_llamacpp_settings(field: str, value: str) -> None:
+    """An unknown cache type, or a weight format llama.cpp cannot load, is a SettingsError naming the fix."""
+    with pytest.raises(SettingsError):
+        estimate_llamacpp(_toy(), LlamaCppSettings(**{"dtype": "F16", field: value}))
+
+
+def test_flash_attention_compute_is_the_logits_step() -> None:
+    """Flash attention on: Llama-3.1-8B's compute buffer is the logits step, 512 x (128256 + 4096) x 4 B."""
+    est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), LlamaCppSettings(dtype="Q4_K_M", ctx_size=32768))
+    assert est.component("activations").bytes == 512 * (128256 + 4096) * 4
