@@ -49,8 +49,8 @@ def test_published_log_llama31_8b_q4_k_m_ctx_8192() -> None:
     assert _mib(acts.bytes) == "560.00"
     assert _mib(acts.details["host_compute_buffer_bytes"]) == "24.01"
     assert _mib(est.component("overhead").details["host_output_buffer_bytes"]) == "2.02"
-    assert est.runtime is not None
-    assert est.runtime["n_gpu_layers"] == 33
+    assert est.runtime == "llama.cpp"
+    assert est.runtime_facts["n_gpu_layers"] == 33
 
 
 def test_published_log_llama3_8b_q4_k_m_ctx_512() -> None:
@@ -107,8 +107,7 @@ def test_n_gpu_layers_split_by_hand(ngl: int, gpu_layers: int, output_on_gpu: bo
     assert weights.details["cpu_bytes"] == total - gpu
     assert kv.bytes == gpu_layers * KV_LAYER
     assert kv.details["cpu_bytes"] == (TOY_LAYERS - gpu_layers) * KV_LAYER
-    assert est.runtime is not None
-    cpu = est.runtime["cpu_bytes"]
+    cpu = est.runtime_facts["cpu_bytes"]
     assert isinstance(cpu, int)
     assert cpu >= (total - gpu) + (TOY_LAYERS - gpu_layers) * KV_LAYER
 

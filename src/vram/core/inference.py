@@ -20,6 +20,7 @@ from vram.core.errors import SettingsError
 from vram.core.overhead import CUDA_CONTEXT_BYTES, allocator_bytes
 from vram.core.params import Tensor, count_parameters, tensors
 from vram.core.result import Component, Estimate
+from vram.core.runtimes.transformers import load_bytes
 from vram.core.spec import ModelSpec
 from vram.core.units import MiB
 
@@ -44,6 +45,8 @@ KV_DTYPES: dict[str, tuple[int, int]] = {
 
 LogitsMode = Literal["last", "all"]
 MlaCache = Literal["latent", "expanded"]
+Runtime = Literal["transformers", "vllm", "llama.cpp"]
+"""The runtime whose allocations an estimate models (``vram estimate --runtime``)."""
 
 
 class InferenceSettings(BaseModel):
@@ -81,13 +84,17 @@ class WeightsEstimate(Estimate):
     compute_dtype: str = Field(description="dtype of unconverted tensors, activations and the KV cache")
 
 
+RuntimeFact = int | float | str | bool
+
+
 class InferenceEstimate(WeightsEstimate):
     """An inference estimate: weights, KV cache, activations, overhead."""
 
     active_parameters: int
     settings: ResolvedSettings
-    runtime: dict[str, int | float | str | bool] | None = Field(
-        default=None, description="the runtime profile's own figures: name, load_bytes, n_gpu_layers, cpu_bytes, ..."
+    runtime: Runtime = "transformers"
+    runtime_facts: dict[str, RuntimeFact] = Field(
+        default_factory=dict, description="what the runtime itself reports (vLLM: KV tokens, concurrency, ...)"
     )
 
 
@@ -369,6 +376,9 @@ def estimate_inference(
     act_bytes = FLOAT_BYTES["fp32"] if fmt.kind == "gguf" else FLOAT_BYTES[compute]
     acts = activations(spec, act_bytes, s.batch, seq_len, s.logits)
     overhead = _overhead(spec, fmt, sizes, s.cuda_context_bytes, kv.bytes)
+    facts: dict[str, RuntimeFact] = {}
+    if fmt.kind != "gguf":
+        facts["load_bytes"] = load_bytes(spec, sizes)
 
     return InferenceEstimate(
         components=(weights, kv, acts, overhead),
@@ -385,6 +395,7 @@ def estimate_inference(
             logits=s.logits,
             mla_cache=s.mla_cache,
         ),
+        runtime_facts=facts,
     )
 
 

@@ -347,7 +347,8 @@ def estimate_llamacpp(spec: ModelSpec, settings: LlamaCppSettings | None = None)
             logits="last",
             mla_cache="latent",
         ),
-        runtime={"name": "llama.cpp", "n_gpu_layers": where.n_gpu_layers, "cpu_bytes": cpu_bytes},
+        runtime="llama.cpp",
+        runtime_facts={"n_gpu_layers": where.n_gpu_layers, "cpu_bytes": cpu_bytes},
     )
 
 
