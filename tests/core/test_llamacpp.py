@@ -127,7 +127,7 @@ def test_negative_n_gpu_layers_other_than_minus_one_is_refused() -> None:
 
 def test_sliding_window_cells() -> None:
     """SWA layers keep pad(min(cells, W x n_seq + n_ubatch), 256) per stream; --swa-full keeps them all."""
-    spec = _toy(layer_types=("sliding", "full", "sliding"), sliding_window=100)
+    spec = _toy(layer_types=("sliding", "full", "sliding"), sliding_window=100, gguf_arch="gemma2")
     one = kv_cells(spec, 4096, 1, 512, unified=False, swa_full=False)
     assert (one.full, one.sliding, one.streams) == (4096, 768, 1)  # pad(612) = 768
     unified = kv_cells(spec, 4096, 4, 512, unified=True, swa_full=False)
@@ -162,3 +162,16 @@ def test_flash_attention_compute_is_the_logits_step() -> None:
     """Flash attention on: Llama-3.1-8B's compute buffer is the logits step, 512 x (128256 + 4096) x 4 B."""
     est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), LlamaCppSettings(dtype="Q4_K_M", ctx_size=32768))
     assert est.component("activations").bytes == 512 * (128256 + 4096) * 4
+
+
+def test_mla_cache_is_k_only() -> None:
+    """DeepSeek-V3 in llama.cpp caches 576 f16 elements per layer and cell (latent 512 + rope 64), no V rows."""
+    est = estimate_llamacpp(_catalog("deepseek-ai/DeepSeek-V3"), LlamaCppSettings(dtype="Q4_K_M", ctx_size=4096))
+    assert est.component("kv_cache").bytes == 61 * 4096 * 576 * 2
+
+
+def test_mistral_window_is_not_applied() -> None:
+    """Mistral-7B-v0.1 converts to llama.cpp's ``llama`` architecture, which has no window: 32 full layers."""
+    est = estimate_llamacpp(_catalog("mistralai/Mistral-7B-v0.1"), LlamaCppSettings(dtype="Q4_K_M", ctx_size=8192))
+    assert est.component("kv_cache").bytes == 32 * 8192 * 2 * 1024 * 2
+    assert any("window is not applied" in w for w in est.warnings)

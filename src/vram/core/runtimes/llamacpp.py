@@ -70,6 +70,11 @@ CACHE_TYPES: dict[str, str] = {
     "q5_1": "Q5_1",
 }
 
+SWA_ARCHES = frozenset({"gemma2", "gemma3", "gpt-oss", "llama4"})
+"""Architectures whose sliding-window (or chunked) layers get llama.cpp's smaller SWA cache. Others
+cache every layer in full: Mistral converts to ``llama``, which has no window, and Phi-3's window
+is switched off on load ("Phi SWA is currently disabled", src/llama-model.cpp)."""
+
 _F32 = 4  # bytes of an f32 activation: ggml_mul_mat results are GGML_TYPE_F32 (ggml/src/ggml.c)
 _F16 = 2
 _I32 = 4
@@ -173,7 +178,7 @@ def kv_cells(spec: ModelSpec, ctx: int, n_seq: int, n_ubatch: int, *, unified: b
     else:
         full, streams = _pad(n_ctx // n_seq), n_seq
     sliding = full
-    if spec.sliding_window is not None and not swa_full:
+    if spec.sliding_window is not None and spec.gguf_arch in SWA_ARCHES and not swa_full:
         window = spec.sliding_window * (n_seq if streams == 1 else 1)
         sliding = _pad(min(full, window + n_ubatch))
     return _Cells(n_ctx=full * streams, full=full, sliding=sliding, streams=streams)
@@ -181,10 +186,10 @@ def kv_cells(spec: ModelSpec, ctx: int, n_seq: int, n_ubatch: int, *, unified: b
 
 def _kv_layer_bytes(spec: ModelSpec, cells: _Cells, k_type: str, v_type: str) -> tuple[list[int], int, int]:
     """Bytes of each layer's K+V cache, and the K and V row widths (elements per cell)."""
+    # MLA: one K row of latent + rotary key per cell and no V cache, V being a view of K
+    # (ggml-org/llama.cpp PR #19067 "kv-cache : support V-less cache", merged 2026-01-24).
     k_el, v_el = kv_elements_per_token(spec, "latent")
-    if spec.mla is not None:
-        v_el = spec.mla.kv_lora_rank  # llama.cpp caches the latent as V too (n_embd_v_gqa = kv_lora_rank)
-    per_cell = _row_bytes(CACHE_TYPES[k_type], k_el) + _row_bytes(CACHE_TYPES[v_type], v_el)
+    per_cell = _row_bytes(CACHE_TYPES[k_type], k_el) + (_row_bytes(CACHE_TYPES[v_type], v_el) if v_el else 0)
     sizes = [
         per_cell * (cells.sliding if kind == "sliding" else cells.full) * cells.streams for kind in spec.layer_types
     ]
@@ -254,6 +259,11 @@ def estimate_llamacpp(spec: ModelSpec, settings: LlamaCppSettings | None = None)
                 gpu_by_type[kind] = gpu_by_type.get(kind, 0) + b
         else:
             cpu_w += size
+    if "sliding" in spec.layer_types and spec.gguf_arch not in SWA_ARCHES:
+        warnings.append(
+            f"llama.cpp keeps the full context for every layer of a {spec.gguf_arch or spec.model_type} model: "
+            "its sliding window is not applied"
+        )
     if skipped:
         warnings.append(f"the vision tower ({skipped:,} parameters) is a separate mmproj GGUF and is not counted")
 
@@ -291,9 +301,10 @@ def estimate_llamacpp(spec: ModelSpec, settings: LlamaCppSettings | None = None)
         ),
         details={"cpu_bytes": cpu_w, **{f"bytes_{k}": v for k, v in gpu_by_type.items()}},
     )
+    swa = "sliding" in spec.layer_types
     kv_note = (
         f"{cells.n_ctx:,} cells ({cells.streams} stream{'s' if cells.streams > 1 else ''}"
-        f"{f', sliding layers {cells.sliding:,}' if 'sliding' in spec.layer_types else ''}), "
+        f"{f', sliding layers {cells.sliding:,}' if swa and cells.sliding < cells.full else ''}), "
         f"K {k_type} x {k_el}, V {v_type} x {v_el} per layer; {gpu_layers} layers on the GPU"
     )
     kv = Component(
