@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from vram.core.errors import SettingsError
-from vram.core.runtimes.llamacpp import LlamaCppSettings, estimate_llamacpp, kv_cells, placement
+from vram.core.inference import InferenceSettings, LlamaCppSettings
+from vram.core.runtimes.llamacpp import estimate_llamacpp, kv_cells, placement
 from vram.core.spec import ModelSpec
 from vram.core.units import MiB
 from vram.resolve.reference import resolve
@@ -22,6 +23,15 @@ from .toy import toy_spec
 def _mib(n: int | float | str | bool) -> str:
     assert isinstance(n, int)
     return f"{n / MiB:.2f}"
+
+
+def _settings(
+    dtype: str | None = "Q4_K_M", ctx: int | None = None, kv_dtype: str | None = None, **opts: Any
+) -> InferenceSettings:
+    """InferenceSettings for --runtime llama.cpp: --dtype, --ctx-size, --kv-dtype and the llama.cpp options."""
+    return InferenceSettings(
+        runtime="llama.cpp", dtype=dtype, seq_len=ctx, kv_dtype=kv_dtype, llamacpp=LlamaCppSettings(**opts)
+    )
 
 
 def _catalog(model_id: str) -> ModelSpec:
@@ -38,9 +48,7 @@ def test_published_log_llama31_8b_q4_k_m_ctx_8192() -> None:
     CUDA_Host compute buffer 24.01 MiB, output buffer 2.02 MiB (that build kept one KV stream and Ollama
     turns embeddings on, so kv_unified and embeddings are set as it ran).
     """
-    settings = LlamaCppSettings(
-        dtype="Q4_K_M", ctx_size=8192, parallel=4, flash_attn=False, kv_unified=True, embeddings=True
-    )
+    settings = _settings(dtype="Q4_K_M", ctx=8192, parallel=4, flash_attn=False, kv_unified=True, embeddings=True)
     est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), settings)
     weights, kv, acts = est.component("weights"), est.component("kv_cache"), est.component("activations")
     assert _mib(weights.details["cpu_bytes"]) == "281.81"
@@ -60,7 +68,7 @@ def test_published_log_llama3_8b_q4_k_m_ctx_512() -> None:
     model buffers, KV 64.00 MiB, CUDA0 compute 258.50 MiB (the logits step), CUDA_Host compute 9.01 MiB,
     output 0.49 MiB.
     """
-    settings = LlamaCppSettings(dtype="Q4_K_M", ctx_size=512, batch_size=512, flash_attn=False)
+    settings = _settings(dtype="Q4_K_M", ctx=512, batch_size=512, flash_attn=False)
     est = estimate_llamacpp(_catalog("meta-llama/Meta-Llama-3-8B"), settings)
     acts = est.component("activations")
     assert _mib(est.component("weights").bytes) == "4403.49"
@@ -73,7 +81,7 @@ def test_published_log_llama3_8b_q4_k_m_ctx_512() -> None:
 
 def test_kv_q8_0_cache_exact() -> None:
     """--cache-type-k/v q8_0 stores 34 bytes per 32 elements: Llama-3.1-8B at 8192 cells is 32 x 8192 x 2 x 1088 B."""
-    settings = LlamaCppSettings(dtype="Q4_K_M", ctx_size=8192, cache_type_k="q8_0", cache_type_v="q8_0")
+    settings = _settings(dtype="Q4_K_M", ctx=8192, cache_type_k="q8_0", cache_type_v="q8_0")
     est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), settings)
     assert est.component("kv_cache").bytes == 32 * 8192 * 2 * (1024 // 32 * 34)
     assert est.component("kv_cache").bytes == 544 * MiB
@@ -99,7 +107,7 @@ def _toy(**over: Any) -> ModelSpec:
 )
 def test_n_gpu_layers_split_by_hand(ngl: int, gpu_layers: int, output_on_gpu: bool) -> None:
     """-ngl k puts the output layer and the last k-1 repeating layers on the GPU; the embedding stays on the CPU."""
-    est = estimate_llamacpp(_toy(), LlamaCppSettings(dtype="F16", ctx_size=10, n_gpu_layers=ngl))
+    est = estimate_llamacpp(_toy(), _settings(dtype="F16", ctx=10, n_gpu_layers=ngl))
     gpu = gpu_layers * PER_LAYER + (OUTPUT if output_on_gpu else 0)
     total = EMBED + TOY_LAYERS * PER_LAYER + OUTPUT
     weights, kv = est.component("weights"), est.component("kv_cache")
@@ -114,7 +122,7 @@ def test_n_gpu_layers_split_by_hand(ngl: int, gpu_layers: int, output_on_gpu: bo
 
 def test_tied_head_is_loaded_twice() -> None:
     """A head tied to the token embedding: the embedding stays on the CPU and the output layer gets its own copy."""
-    est = estimate_llamacpp(_toy(tie_word_embeddings=True), LlamaCppSettings(dtype="F16", ctx_size=10))
+    est = estimate_llamacpp(_toy(tie_word_embeddings=True), _settings(dtype="F16", ctx=10))
     assert est.component("weights").bytes == TOY_LAYERS * PER_LAYER + EMBED + 2 * 4
     assert est.component("weights").details["cpu_bytes"] == EMBED
 
@@ -135,43 +143,59 @@ def test_sliding_window_cells() -> None:
     streams = kv_cells(spec, 4096, 4, 512, unified=False, swa_full=False)
     assert (streams.full, streams.sliding, streams.streams) == (1024, 768, 4)
     assert kv_cells(spec, 4096, 1, 512, unified=False, swa_full=True).sliding == 4096
-    est = estimate_llamacpp(spec, LlamaCppSettings(dtype="F16", ctx_size=4096))
+    est = estimate_llamacpp(spec, _settings(dtype="F16", ctx=4096))
     assert est.component("kv_cache").bytes == (2 * 768 + 4096) * 8
 
 
 def test_context_padded_to_256() -> None:
     """-c 1000 allocates 1024 cells (GGML_PAD(n_ctx, 256))."""
-    est = estimate_llamacpp(_toy(), LlamaCppSettings(dtype="F16", ctx_size=1000))
+    est = estimate_llamacpp(_toy(), _settings(dtype="F16", ctx=1000))
     assert est.component("kv_cache").details["cells"] == 1024
 
 
 def test_quantized_v_cache_needs_flash_attention() -> None:
     """A q4_0 V cache without flash attention is refused, as llama.cpp refuses it."""
     with pytest.raises(SettingsError, match="flash attention"):
-        estimate_llamacpp(_toy(), LlamaCppSettings(dtype="F16", cache_type_v="q4_0", flash_attn=False))
+        estimate_llamacpp(_toy(), _settings(dtype="F16", cache_type_v="q4_0", flash_attn=False))
 
 
-@pytest.mark.parametrize(("field", "value"), [("cache_type_k", "q3_k"), ("dtype", "gptq"), ("dtype", "int8")])
+@pytest.mark.parametrize(
+    ("field", "value"), [("cache_type_k", "q3_k"), ("kv_dtype", "fp8"), ("dtype", "gptq"), ("dtype", "int8")]
+)
 def test_bad_llamacpp_settings(field: str, value: str) -> None:
     """An unknown cache type, or a weight format llama.cpp cannot load, is a SettingsError naming the fix."""
     with pytest.raises(SettingsError):
-        estimate_llamacpp(_toy(), LlamaCppSettings(**{"dtype": "F16", field: value}))
+        estimate_llamacpp(_toy(), _settings(**{"dtype": "F16", field: value}))  # type: ignore[arg-type]
 
 
 def test_flash_attention_compute_is_the_logits_step() -> None:
     """Flash attention on: Llama-3.1-8B's compute buffer is the logits step, 512 x (128256 + 4096) x 4 B."""
-    est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), LlamaCppSettings(dtype="Q4_K_M", ctx_size=32768))
+    est = estimate_llamacpp(_catalog("meta-llama/Llama-3.1-8B"), _settings(dtype="Q4_K_M", ctx=32768))
     assert est.component("activations").bytes == 512 * (128256 + 4096) * 4
 
 
 def test_mla_cache_is_k_only() -> None:
     """DeepSeek-V3 in llama.cpp caches 576 f16 elements per layer and cell (latent 512 + rope 64), no V rows."""
-    est = estimate_llamacpp(_catalog("deepseek-ai/DeepSeek-V3"), LlamaCppSettings(dtype="Q4_K_M", ctx_size=4096))
+    est = estimate_llamacpp(_catalog("deepseek-ai/DeepSeek-V3"), _settings(dtype="Q4_K_M", ctx=4096))
     assert est.component("kv_cache").bytes == 61 * 4096 * 576 * 2
 
 
 def test_mistral_window_is_not_applied() -> None:
     """Mistral-7B-v0.1 converts to llama.cpp's ``llama`` architecture, which has no window: 32 full layers."""
-    est = estimate_llamacpp(_catalog("mistralai/Mistral-7B-v0.1"), LlamaCppSettings(dtype="Q4_K_M", ctx_size=8192))
+    est = estimate_llamacpp(_catalog("mistralai/Mistral-7B-v0.1"), _settings(dtype="Q4_K_M", ctx=8192))
     assert est.component("kv_cache").bytes == 32 * 8192 * 2 * 1024 * 2
     assert any("window is not applied" in w for w in est.warnings)
+
+
+def test_kv_dtype_sets_both_cache_types() -> None:
+    """Without --cache-type-k/-v, --kv-dtype q8_0 prices both K and V rows as q8_0 (34 bytes per 32)."""
+    est = estimate_llamacpp(_toy(), _settings(dtype="F16", ctx=10, kv_dtype="q8_0"))
+    assert est.component("kv_cache").bytes == TOY_LAYERS * 256 * 2 * 34
+
+
+@pytest.mark.parametrize("over", [{"batch": 2}, {"logits": "all"}])
+def test_transformers_options_are_refused(over: dict[str, Any]) -> None:
+    """--batch and --logits describe transformers; with llama.cpp they are a usage error pointing to --parallel."""
+    settings = _settings(dtype="F16").model_copy(update=over)
+    with pytest.raises(SettingsError):
+        estimate_llamacpp(_toy(), settings)

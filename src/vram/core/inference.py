@@ -64,6 +64,26 @@ class VllmSettings(BaseModel):
     enforce_eager: bool = False
 
 
+class LlamaCppSettings(BaseModel):
+    """llama.cpp's context options that change its memory (``llama-server`` flags of the same names).
+
+    Defaults are llama.cpp's (common/common.h); ``vram.core.runtimes.llamacpp`` cites each rule.
+    """
+
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+
+    n_gpu_layers: int = Field(default=-1, description="layer slots on the GPU; -1 or more than there are: all")
+    ubatch_size: int = Field(default=512, ge=1)
+    batch_size: int = Field(default=2048, ge=1)
+    cache_type_k: str | None = Field(default=None, description="None: --kv-dtype, else f16")
+    cache_type_v: str | None = Field(default=None, description="None: --kv-dtype, else f16")
+    parallel: int = Field(default=1, ge=1, description="sequences sharing the context (n_seq_max)")
+    flash_attn: bool = True
+    kv_unified: bool = False
+    swa_full: bool = False
+    embeddings: bool = False
+
+
 class InferenceSettings(BaseModel):
     """What the user asked for; None means "the model's default"."""
 
@@ -80,6 +100,7 @@ class InferenceSettings(BaseModel):
     tp: int = Field(default=1, ge=1, description="tensor-parallel size: GPUs each layer is split over")
     pp: int = Field(default=1, ge=1, description="pipeline-parallel size: stages the layers are split into")
     vllm: VllmSettings = Field(default_factory=VllmSettings)
+    llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
 
 
 class ResolvedSettings(BaseModel):

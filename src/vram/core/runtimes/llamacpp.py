@@ -37,12 +37,12 @@ from vram.core.dtypes import FORMATS, GGML_TYPES, Format, get_format
 from vram.core.errors import SettingsError
 from vram.core.inference import (
     InferenceEstimate,
+    InferenceSettings,
     ResolvedSettings,
     context_length,
     default_dtype,
     kv_elements_per_token,
 )
-from vram.core.overhead import CUDA_CONTEXT_BYTES
 from vram.core.params import Tensor, count_parameters, tensors
 from vram.core.result import Component
 from vram.core.spec import ModelSpec
@@ -51,11 +51,11 @@ from vram.core.units import MiB
 CTX_PAD = 256
 """Cells the context and every KV stream are padded to (llama-context.cpp, llama-kv-cache-iswa.cpp)."""
 
-DEFAULT_UBATCH = 512
-"""``--ubatch-size`` default (common/common.h ``n_ubatch = 512``)."""
+DEFAULTS = "common/common.h: n_ubatch 512, n_batch 2048, n_gpu_layers -1 (all), cache types f16, flash_attn auto"
+"""Where LlamaCppSettings' defaults come from (ggml-org/llama.cpp)."""
 
-DEFAULT_BATCH = 2048
-"""``--batch-size`` default (common/common.h ``n_batch = 2048``); the micro-batch is at most this."""
+_KV_DTYPE_NAMES = {"fp32": "f32", "fp16": "f16", "bf16": "bf16", "q8_0": "q8_0", "q4_0": "q4_0"}
+"""--kv-dtype names as llama.cpp cache types, used when --cache-type-k/-v are not given."""
 
 CACHE_TYPES: dict[str, str] = {
     # --cache-type-k / -v name: ggml type (common/arg.cpp kv_cache_types)
@@ -80,26 +80,6 @@ _F16 = 2
 _I32 = 4
 _INPUT_ROLES = frozenset({"embedding", "position"})
 _SEPARATE_FILE = frozenset({"vision", "projector"})  # the mmproj GGUF, loaded by the multimodal tool
-
-
-class LlamaCppSettings(BaseModel):
-    """llama.cpp's context options; None means llama.cpp's default."""
-
-    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
-
-    dtype: str | None = None
-    ctx_size: int | None = Field(default=None, ge=1)
-    n_gpu_layers: int = Field(default=-1, description="-1 (or any value above the layer slots): everything")
-    ubatch_size: int = Field(default=DEFAULT_UBATCH, ge=1)
-    batch_size: int = Field(default=DEFAULT_BATCH, ge=1)
-    cache_type_k: str = "f16"
-    cache_type_v: str = "f16"
-    parallel: int = Field(default=1, ge=1)
-    flash_attn: bool = True
-    kv_unified: bool = False
-    swa_full: bool = False
-    embeddings: bool = False
-    cuda_context_bytes: int = Field(default=CUDA_CONTEXT_BYTES, ge=0)
 
 
 class Placement(BaseModel):
@@ -130,10 +110,16 @@ def placement(n_layer: int, n_gpu_layers: int) -> Placement:
     return Placement(n_gpu_layers=k, first_gpu_layer=max(slots - k, 0), output_on_gpu=k >= 1)
 
 
-def _cache_type(name: str, which: str) -> str:
-    key = name.strip().lower()
+def _cache_type(name: str | None, kv_dtype: str | None, which: str) -> str:
+    """The llama.cpp cache type for K or V: the option, else --kv-dtype in llama.cpp's name, else f16."""
+    if name is not None:
+        option, key = f"--cache-type-{which}", name.strip().lower()
+    elif kv_dtype is not None:
+        option, key = "--kv-dtype", _KV_DTYPE_NAMES.get(kv_dtype.strip().lower(), kv_dtype.strip().lower())
+    else:
+        return "f16"
     if key not in CACHE_TYPES:
-        msg = f"--cache-type-{which} {name!r}: choose one of {', '.join(CACHE_TYPES)}"
+        msg = f"{option} {name or kv_dtype!r} is not a llama.cpp cache type: choose one of {', '.join(CACHE_TYPES)}"
         raise SettingsError(msg)
     return key
 
@@ -216,15 +202,26 @@ def _layer_widths(spec: ModelSpec, n_kv: int, flash: bool) -> tuple[int, int]:
     return attn, ffn
 
 
-def estimate_llamacpp(spec: ModelSpec, settings: LlamaCppSettings | None = None) -> InferenceEstimate:
-    """GPU memory of one llama.cpp process on one GPU, with host memory in ``runtime['cpu_bytes']``."""
-    s = settings or LlamaCppSettings()
-    fmt = gguf_format(spec, s.dtype)
-    k_type, v_type = _cache_type(s.cache_type_k, "k"), _cache_type(s.cache_type_v, "v")
+def estimate_llamacpp(spec: ModelSpec, settings: InferenceSettings | None = None) -> InferenceEstimate:
+    """GPU memory of one llama.cpp process on one GPU, with host memory in ``runtime_facts['cpu_bytes']``.
+
+    ``settings.seq_len`` is ``--ctx-size``; the llama.cpp options are ``settings.llamacpp``.
+    """
+    top = settings or InferenceSettings(runtime="llama.cpp")
+    s = top.llamacpp
+    if top.batch != 1:
+        msg = "--batch is transformers' option: llama.cpp serves --parallel sequences that share --ctx-size"
+        raise SettingsError(msg)
+    if top.logits != "last" or top.mla_cache != "latent":
+        msg = "--logits and --mla-cache are transformers' options; llama.cpp keeps the MLA latent and last logits"
+        raise SettingsError(msg)
+    fmt = gguf_format(spec, top.dtype)
+    k_type = _cache_type(s.cache_type_k, top.kv_dtype, "k")
+    v_type = _cache_type(s.cache_type_v, top.kv_dtype, "v")
     if not s.flash_attn and GGML_TYPES[CACHE_TYPES[v_type]][0] > 1:
         msg = f"--cache-type-v {v_type} needs flash attention (llama.cpp refuses a quantized V cache without it)"
         raise SettingsError(msg)
-    ctx = context_length(spec, s.ctx_size)
+    ctx = context_length(spec, top.seq_len)
     where = placement(spec.num_layers, s.n_gpu_layers)
     warnings: list[str] = list(spec.approximations)
     if spec.max_position_embeddings and ctx > spec.max_position_embeddings:
@@ -338,9 +335,9 @@ def estimate_llamacpp(spec: ModelSpec, settings: LlamaCppSettings | None = None)
     )
     overhead = Component(
         name="overhead",
-        bytes=s.cuda_context_bytes,
-        note=f"CUDA context {s.cuda_context_bytes / MiB:.0f} MiB; ggml buffers take no allocator rounding",
-        details={"cuda_context_bytes": s.cuda_context_bytes, "host_output_buffer_bytes": output_buffer},
+        bytes=top.cuda_context_bytes,
+        note=f"CUDA context {top.cuda_context_bytes / MiB:.0f} MiB; ggml buffers take no allocator rounding",
+        details={"cuda_context_bytes": top.cuda_context_bytes, "host_output_buffer_bytes": output_buffer},
     )
     cpu_bytes = cpu_w + cpu_kv + host_compute + output_buffer
     return InferenceEstimate(
