@@ -412,6 +412,11 @@ def estimate_inference(
             f"bitsandbytes (transformers 5) converts only nn.Linear layers: the {experts:,} fused expert "
             f"parameters stay in {compute}; a GGUF, GPTQ, AWQ or MXFP4 format quantizes experts"
         )
+    if fmt.kind == "gptq":
+        warnings.append(
+            "GPTQ kernels' scratch buffers are not counted: their size depends on the kernel picked at load "
+            "(AutoGPTQ's exllamav2: about 1 GiB for an 8B model)"
+        )
     kv = kv_cache(spec, kv_dtype, s.batch, seq_len, s.mla_cache)
     # llama.cpp's graph computes in f32: ggml_mul_mat creates its result as GGML_TYPE_F32
     # (ggml-org/llama.cpp ggml/src/ggml.c @1f08e2d6), so each activation element takes 4 bytes.

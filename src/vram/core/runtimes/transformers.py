@@ -14,6 +14,12 @@ Buffers, from each version's modeling code:
   ``masked_bias`` per layer (huggingface/transformers ``models/gpt2/modeling_gpt2.py`` @0010f602,
   ``GPT2Attention.__init__``); transformers 5 builds the mask per call (``create_causal_mask``)
   and registers neither.
+
+Not counted: GPTQ kernels' scratch space, which depends on the kernel GPTQModel picks at load time
+(AutoGPTQ's exllamav2 kernel allocates one buffer per GPU for its widest layer, ``in x out x 2``
+bytes plus ``out x 2048 x 8 x 4`` for its default input length and batch: about 1 GiB for a
+Llama-3-8B MLP; AutoGPTQ ``auto_gptq/nn_modules/qlinear/qlinear_exllamav2.py`` @c550a83b,
+``scratch_space_fixed``). bitsandbytes and AWQ's GEMM layout keep no buffers besides their tensors.
 """
 
 from __future__ import annotations
