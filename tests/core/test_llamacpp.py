@@ -199,3 +199,29 @@ def test_transformers_options_are_refused(over: dict[str, Any]) -> None:
     settings = _settings(dtype="F16").model_copy(update=over)
     with pytest.raises(SettingsError):
         estimate_llamacpp(_toy(), settings)
+
+
+def test_more_gpu_layers_move_bytes_from_host_to_gpu() -> None:
+    """Invariant: each extra -ngl slot adds GPU weights and KV and removes as many host bytes of weights and KV."""
+    spec = _catalog("meta-llama/Llama-3.1-8B")
+    prev = None
+    for ngl in range(34):
+        est = estimate_llamacpp(spec, _settings(ctx=4096, n_gpu_layers=ngl))
+        w, kv = est.component("weights"), est.component("kv_cache")
+        gpu, host = w.bytes + kv.bytes, int(w.details["cpu_bytes"]) + int(kv.details["cpu_bytes"])
+        if prev is not None:
+            assert gpu > prev[0]
+            assert gpu + host == prev[0] + prev[1]
+        prev = (gpu, host)
+
+
+def test_smaller_cache_types_never_grow_and_longer_context_never_shrinks() -> None:
+    """Invariant: f16 >= q8_0 >= q4_0 for the KV cache, and the total grows with --ctx-size."""
+    spec = _catalog("google/gemma-2-2b")
+    kv = [
+        estimate_llamacpp(spec, _settings(ctx=8192, cache_type_k=t, cache_type_v=t)).component("kv_cache").bytes
+        for t in ("f32", "f16", "q8_0", "q4_0")
+    ]
+    assert kv == sorted(kv, reverse=True)
+    totals = [estimate_llamacpp(spec, _settings(ctx=c)).total_bytes for c in (256, 1000, 4096, 8192, 65536)]
+    assert totals == sorted(totals)

@@ -66,6 +66,10 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
                 f"(max-num-batched-tokens {rt.max_num_batched_tokens:,}, max-num-seqs {rt.max_num_seqs:,})"
             )
         )
+    if rt is not None and rt.name == "transformers" and rt.load_bytes is not None:
+        out.append(
+            Text(f"after from_pretrained, torch.cuda.memory_allocated() shows {fmt_bytes(rt.load_bytes, units)}")
+        )
     if rt is not None and rt.name == "llama.cpp" and rt.cpu_bytes is not None:
         out.append(
             Text(
