@@ -91,3 +91,12 @@ def test_count_with_runtime_is_a_usage_error() -> None:
     assert code == ExitCode.USAGE
     assert out == ""
     assert "architecture" in err
+
+
+def test_vllm_options_without_vllm_are_named_as_ignored() -> None:
+    """--max-model-len without --runtime vllm changes nothing and a warning says it was ignored."""
+    code, out, err = run("estimate", LLAMA, "--max-model-len", "1000", "--json")
+    _, plain, _ = run("estimate", LLAMA, "--json")
+    assert code == ExitCode.OK
+    assert json.loads(out)["total_bytes"] == json.loads(plain)["total_bytes"]
+    assert "--max-model-len applies only to --runtime vllm" in err

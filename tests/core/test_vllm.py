@@ -163,3 +163,28 @@ def test_does_not_start_when_one_request_does_not_fit() -> None:
     e = _vllm("Qwen/Qwen2.5-72B")
     assert e.runtime_facts["fits"] is False
     assert any("refuse to start" in w for w in e.warnings)
+
+
+def test_enforce_eager_drops_cuda_graphs() -> None:
+    """--enforce-eager captures no CUDA graphs: the overhead loses exactly the graph pool, the KV pool is unchanged."""
+    graphs = _vllm("meta-llama/Llama-3.1-8B")
+    eager = _vllm("meta-llama/Llama-3.1-8B", enforce_eager=True)
+    assert eager.component("overhead").details["cuda_graph_bytes"] == 0
+    drop = graphs.component("overhead").bytes - eager.component("overhead").bytes
+    assert drop == graphs.component("overhead").details["cuda_graph_bytes"]
+    assert eager.runtime_facts["kv_cache_tokens"] == graphs.runtime_facts["kv_cache_tokens"]
+
+
+def test_fp8_cache_doubles_the_tokens() -> None:
+    """An fp8 KV cache halves the page, so the same pool holds twice the tokens (to one block per group)."""
+    bf16 = _vllm("meta-llama/Llama-3.1-8B")
+    fp8 = _vllm("meta-llama/Llama-3.1-8B", kv_dtype="fp8")
+    assert int(fp8.runtime_facts["kv_cache_tokens"]) == pytest.approx(
+        2 * int(bf16.runtime_facts["kv_cache_tokens"]), abs=16
+    )
+
+
+def test_fewer_seqs_shrink_the_sampler_peak() -> None:
+    """max-num-seqs 256 leaves the sampler 256 rows: 256 x 128,256 logits x 38 B, beside 8,192 x 4,096 bf16 states."""
+    e = _vllm("meta-llama/Llama-3.1-8B", max_num_seqs=256)
+    assert e.component("activations").bytes == 256 * 128_256 * 38 + 8192 * 4096 * 2

@@ -247,6 +247,19 @@ def estimate(
         resolved = resolve(model, revision=revision, token=token, offline=offline, timeout=timeout)
         est: WeightsEstimate
         fit = None
+        vllm_given = {
+            "--gpu-memory-utilization": gpu_memory_utilization != 0.9,
+            "--max-model-len": max_model_len is not None,
+            "--max-num-seqs": max_num_seqs is not None,
+            "--max-num-batched-tokens": max_num_batched_tokens is not None,
+            "--block-size": block_size != 16,
+            "--enforce-eager": enforce_eager,
+        }
+        unused = [k for k, v in vllm_given.items() if v] if runtime is not RuntimeChoice.vllm else []
+        verb = "applies" if len(unused) == 1 else "apply"
+        notes = [f"{', '.join(unused)} {verb} only to --runtime vllm: ignored"] if unused else []
+        if runtime is RuntimeChoice.vllm and (batch != 1 or logits is not LogitsChoice.last):
+            notes.append("--batch and --logits do not apply to --runtime vllm (see --max-num-seqs): ignored")
         if resolved.spec is None:
             if runtime is not RuntimeChoice.transformers or tp > 1 or pp > 1:
                 msg = (
@@ -305,7 +318,7 @@ def estimate(
 
             print_out(*estimate_table(doc, units.value))
         sys.stdout.flush()  # a closed pipe shows here, inside the guard, not at interpreter exit
-        for w in [*doc.warnings, *(fit.warnings if fit else ())]:
+        for w in [*notes, *doc.warnings, *(fit.warnings if fit else ())]:
             print(f"warning: {w}", file=sys.stderr)
         if fit is not None and not fit.fits:
             raise typer.Exit(int(ExitCode.DOES_NOT_FIT))

@@ -12,7 +12,7 @@ follows Megatron-LM's layout:
 - ``layers/vocab_parallel_embedding.py``: the embedding and the LM head pad the vocabulary to a
   multiple of ``DEFAULT_VOCAB_PADDING_SIZE`` (64) and give each rank ``padded / tp`` rows.
 - Norms, position tables and vision towers are whole on every rank that holds them.
-- ``models/utils.py`` ``get_pp_indices``: each pipeline stage gets ``layers // pp`` layers, and the
+- ``distributed/utils.py`` ``get_pp_indices``: each pipeline stage gets ``layers // pp`` layers, and the
   remainder goes one each to the stages before the last, counting back from the second-to-last.
   The first stage holds the embedding, the last the final norm and the LM head (and the embedding
   too when it is tied to the head: ``models/llama.py`` builds it on both).

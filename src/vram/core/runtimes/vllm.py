@@ -329,6 +329,11 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
     graphs = 0 if v.enforce_eager else CUDA_GRAPH_BYTES
     outside = gpu.usable_memory_bytes - requested
     warnings = list(spec.approximations)
+    if spec.vision is not None:
+        warnings.append(
+            "vLLM also profiles the vision encoder on dummy images (gpu_model_runner.py profile_run); that peak is "
+            "not counted, so the KV pool may come out smaller than shown"
+        )
     if context + graphs > outside:
         warnings.append(
             f"the CUDA context{' and NCCL' if multi else ''} ({context / GiB:.2f} GiB) and CUDA graphs "
