@@ -69,7 +69,6 @@ def test_cache_types_and_parallel() -> None:
     [
         (("-ngl", "-2"), "n-gpu-layers"),
         (("--cache-type-k", "q3_k"), "cache type"),
-        (("--batch", "2"), "--parallel"),
         (("--dtype", "gptq"), "GGUF"),
     ],
 )
@@ -81,8 +80,17 @@ def test_llamacpp_usage_errors(args: tuple[str, ...], message: str) -> None:
     assert message in err
 
 
-def test_llamacpp_options_need_the_runtime() -> None:
-    """--n-gpu-layers without --runtime llama.cpp is a usage error naming the missing option."""
+def test_llamacpp_options_without_the_runtime_are_ignored() -> None:
+    """--n-gpu-layers without --runtime llama.cpp: a warning naming it as ignored, the transformers estimate."""
     code, out, err = run("estimate", LLAMA, "--n-gpu-layers", "10", "--json")
-    assert (code, out) == (ExitCode.USAGE, "")
-    assert "--runtime llama.cpp" in err
+    assert code == ExitCode.OK
+    assert json.loads(out)["runtime"]["name"] == "transformers"
+    assert "--n-gpu-layers applies only to --runtime llama.cpp: ignored" in err
+
+
+def test_batch_with_llamacpp_is_ignored() -> None:
+    """--batch with --runtime llama.cpp is warned as ignored (llama.cpp runs --parallel sequences); same estimate."""
+    code, out, err = run("estimate", LLAMA, *LLAMA_CPP, "--batch", "4", "--json")
+    assert code == ExitCode.OK
+    assert "see --parallel" in err
+    assert json.loads(out) == json.loads(run("estimate", LLAMA, *LLAMA_CPP, "--json")[1])

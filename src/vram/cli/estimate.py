@@ -230,20 +230,6 @@ def estimate(
         if runtime is RuntimeChoice.vllm and card is None:
             msg = "--runtime vllm needs --gpu: vLLM gives the KV cache a share of the card's memory"
             raise SettingsError(msg)
-        llama_given = [
-            name
-            for name, given in {
-                "--n-gpu-layers": n_gpu_layers != -1,
-                "--ubatch-size": ubatch_size != 512,
-                "--cache-type-k": cache_type_k is not None,
-                "--cache-type-v": cache_type_v is not None,
-                "--parallel": parallel != 1,
-            }.items()
-            if given
-        ]
-        if llama_given and runtime is not RuntimeChoice.llamacpp:
-            msg = f"{', '.join(llama_given)}: llama.cpp options; add --runtime llama.cpp"
-            raise SettingsError(msg)
         resolved = resolve(model, revision=revision, token=token, offline=offline, timeout=timeout)
         est: WeightsEstimate
         fit = None
@@ -260,6 +246,21 @@ def estimate(
         notes = [f"{', '.join(unused)} {verb} only to --runtime vllm: ignored"] if unused else []
         if runtime is RuntimeChoice.vllm and (batch != 1 or logits is not LogitsChoice.last):
             notes.append("--batch and --logits do not apply to --runtime vllm (see --max-num-seqs): ignored")
+        llama_given = {
+            "--n-gpu-layers": n_gpu_layers != -1,
+            "--ubatch-size": ubatch_size != 512,
+            "--cache-type-k": cache_type_k is not None,
+            "--cache-type-v": cache_type_v is not None,
+            "--parallel": parallel != 1,
+        }
+        unused = [k for k, v in llama_given.items() if v] if runtime is not RuntimeChoice.llamacpp else []
+        if unused:
+            notes.append(
+                f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} only to --runtime llama.cpp: ignored"
+            )
+        if runtime is RuntimeChoice.llamacpp and (batch != 1 or logits is not LogitsChoice.last):
+            notes.append("--batch and --logits do not apply to --runtime llama.cpp (see --parallel): ignored")
+            batch, logits = 1, LogitsChoice.last
         if resolved.spec is None:
             if runtime is not RuntimeChoice.transformers or tp > 1 or pp > 1:
                 msg = (
