@@ -225,3 +225,33 @@ def test_smaller_cache_types_never_grow_and_longer_context_never_shrinks() -> No
     assert kv == sorted(kv, reverse=True)
     totals = [estimate_llamacpp(spec, _settings(ctx=c)).total_bytes for c in (256, 1000, 4096, 8192, 65536)]
     assert totals == sorted(totals)
+
+
+def test_published_partial_offload_mistral_7b_ngl_20() -> None:
+    """llama-cpp-python (a 2025 build: -ngl counts repeating layers) with Mistral-7B-Instruct-v0.1 Q4_K_M, -ngl 20.
+
+    Log in Appendix B of G. Tel-Zur, "A GPU-Accelerated RAG-Based Telegram Assistant for Supporting
+    Parallel Processing Students", EduHPC25 (arXiv:2509.11947v1): n_ctx 768, n_batch = n_ubatch 256,
+    flash attention on; layers 12-31 on CUDA0 (2495.31 MiB), KV 60.00 MiB on CUDA0 and 36.00 MiB on
+    the CPU, CUDA0 compute 137.79 MiB (the CPU-resident Q6_K head copied in for the offloaded logits
+    matmul, beside the logits), CUDA_Host compute 4.76 MiB, output buffer 0.12 MiB.
+    """
+    settings = _settings(ctx=768, n_gpu_layers=20, batch_size=256, ubatch_size=256, output_layer_first=False)
+    est = estimate_llamacpp(_catalog("mistralai/Mistral-7B-v0.1"), settings)
+    weights, kv, acts = est.component("weights"), est.component("kv_cache"), est.component("activations")
+    assert _mib(weights.bytes) == "2495.31"
+    assert (_mib(kv.bytes), _mib(kv.details["cpu_bytes"])) == ("60.00", "36.00")
+    assert _mib(acts.bytes) == "137.79"
+    host = acts.details["host_compute_buffer_bytes"]
+    assert isinstance(host, int)
+    assert abs(host / MiB - 4.76) < 0.015  # the log prints two decimals; ours is 4.753 (tensor alignment aside)
+    assert _mib(est.component("overhead").details["host_output_buffer_bytes"]) == "0.12"
+    assert est.runtime_facts["n_gpu_layers"] == 20
+
+
+def test_old_and_new_n_gpu_layers_conventions() -> None:
+    """-ngl 32 of 32 layers: llama.cpp now keeps layer 0 on the CPU, the head on the GPU; older builds the reverse."""
+    new, old = placement(32, 32), placement(32, 32, output_first=False)
+    assert (new.first_gpu_layer, new.output_on_gpu) == (1, True)
+    assert (old.first_gpu_layer, old.output_on_gpu) == (0, False)
+    assert placement(32, 33, output_first=False).output_on_gpu

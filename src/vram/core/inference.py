@@ -82,6 +82,9 @@ class LlamaCppSettings(BaseModel):
     kv_unified: bool = False
     swa_full: bool = False
     embeddings: bool = False
+    output_layer_first: bool = Field(
+        default=True, description="False: builds before llama.cpp PR #18148 (2025-12-17), -ngl counts repeating layers"
+    )
 
 
 class InferenceSettings(BaseModel):

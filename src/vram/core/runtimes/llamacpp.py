@@ -8,6 +8,7 @@ The allocations, each from llama.cpp's own code (ggml-org/llama.cpp; file and co
   a head tied to the embedding is loaded a second time for the output layer
   (``src/llama-model.cpp`` @a5410f04, ``load_tensors``: ``i_gpu_start = n_layer + 1 - n_gpu_layers``,
   "always keep [the input layer] on the CPU"; ``TENSOR_DUPLICATED`` for a missing ``output``).
+  Builds before PR #18148 (2025-12-17) counted repeating layers first (``output_layer_first=False``).
 - **KV cache** for the whole context, padded to 256 cells (``src/llama-context.cpp`` @001d906a:
   ``cparams.n_ctx = GGML_PAD(cparams.n_ctx, 256)``); ``--parallel`` sequences share it, as one
   stream (``--kv-unified``) or as one stream each of ``pad(n_ctx / n_seq, 256)`` cells. Sliding-window
@@ -18,12 +19,15 @@ The allocations, each from llama.cpp's own code (ggml-org/llama.cpp; file and co
   position an output, the full cache visible; ``graph_reserve`` in ``src/llama-context.cpp``):
   the largest of the attention step, the feed-forward step and the output step, f32 throughout.
   Flash attention is modelled on: llama.cpp's default ``--flash-attn auto`` enables it on CUDA.
+  With layers or the head left on the CPU, the CUDA backend still runs their matmuls (op offload)
+  on a copy of the weight in its compute buffer. The host compute buffer holds the graph inputs.
 - **Output buffer** in host memory: ``n_seq_max x n_vocab`` f32 logits (plus ``n_embd`` per row
   with embeddings on), ``output_reserve(params.n_seq_max)`` in ``src/llama-context.cpp``.
 
-The compute-buffer widths were checked against published logs (tests/core/test_llamacpp.py):
-Llama-3.1-8B Q4_K_M at n_ctx 8192 without flash attention (CUDA0 560.00 MiB, CUDA_Host 24.01 MiB)
-and at n_ctx 512 (258.50 MiB, 9.01 MiB).
+Checked against three published logs (tests/core/test_llamacpp.py), every buffer to the printed
+0.01 MiB: Llama-3.1-8B Q4_K_M at n_ctx 8192 without flash attention (CUDA0 compute 560.00 MiB,
+CUDA_Host 24.01 MiB), Llama-3-8B at n_ctx 512 (258.50 / 9.01 MiB) and Mistral-7B Q4_K_M with
+``-ngl 20`` of 32 layers (2495.31 MiB of weights, KV 60 / 36 MiB, compute 137.79 MiB).
 """
 
 from __future__ import annotations
@@ -75,6 +79,9 @@ SWA_ARCHES = frozenset({"gemma2", "gemma3", "gpt-oss", "llama4"})
 cache every layer in full: Mistral converts to ``llama``, which has no window, and Phi-3's window
 is switched off on load ("Phi SWA is currently disabled", src/llama-model.cpp)."""
 
+OFFLOAD_MIN_BATCH = 32
+"""Tokens from which the CUDA backend takes ops on CPU-resident weights (ggml-cuda.cu ``min_batch_size``)."""
+
 _F32 = 4  # bytes of an f32 activation: ggml_mul_mat results are GGML_TYPE_F32 (ggml/src/ggml.c)
 _F16 = 2
 _I32 = 4
@@ -96,18 +103,23 @@ class Placement(BaseModel):
         return layer >= self.first_gpu_layer
 
 
-def placement(n_layer: int, n_gpu_layers: int) -> Placement:
+def placement(n_layer: int, n_gpu_layers: int, *, output_first: bool = True) -> Placement:
     """The GPU/CPU split of ``n_layer`` repeating layers plus the output layer.
 
-    ``k`` in 0..n_layer+1 puts the output layer and the last ``k - 1`` repeating layers on the GPU
-    (llama-model.cpp ``i_gpu_start = max(n_layer + 1 - k, 0)``); -1 or any larger value means all.
+    Current llama.cpp: ``k`` in 0..n_layer+1 puts the output layer and the last ``k - 1`` repeating
+    layers on the GPU (llama-model.cpp ``i_gpu_start = max(n_layer + 1 - k, 0)``, since PR #18148,
+    2025-12-17). Earlier builds (``output_first=False``, e.g. llama-cpp-python wheels of 2025) put the
+    last ``k`` repeating layers there and the output layer only when ``k > n_layer``. -1 or any
+    larger value means all.
     """
     if n_gpu_layers < -1:
         msg = f"--n-gpu-layers {n_gpu_layers}: use 0..{n_layer + 1} layer slots, or -1 for all"
         raise SettingsError(msg)
     slots = n_layer + 1
     k = slots if n_gpu_layers == -1 else min(n_gpu_layers, slots)
-    return Placement(n_gpu_layers=k, first_gpu_layer=max(slots - k, 0), output_on_gpu=k >= 1)
+    if output_first:
+        return Placement(n_gpu_layers=k, first_gpu_layer=max(slots - k, 0), output_on_gpu=k >= 1)
+    return Placement(n_gpu_layers=k, first_gpu_layer=max(n_layer - k, 0), output_on_gpu=k == slots)
 
 
 def _cache_type(name: str | None, kv_dtype: str | None, which: str) -> str:
@@ -222,7 +234,7 @@ def estimate_llamacpp(spec: ModelSpec, settings: InferenceSettings | None = None
         msg = f"--cache-type-v {v_type} needs flash attention (llama.cpp refuses a quantized V cache without it)"
         raise SettingsError(msg)
     ctx = context_length(spec, top.seq_len)
-    where = placement(spec.num_layers, s.n_gpu_layers)
+    where = placement(spec.num_layers, s.n_gpu_layers, output_first=s.output_layer_first)
     warnings: list[str] = list(spec.approximations)
     if spec.max_position_embeddings and ctx > spec.max_position_embeddings:
         warnings.append(f"--ctx-size {ctx:,} exceeds the model's trained context ({spec.max_position_embeddings:,})")
@@ -232,7 +244,7 @@ def estimate_llamacpp(spec: ModelSpec, settings: InferenceSettings | None = None
     count = count_parameters(spec, ts)
     gpu_w = cpu_w = 0
     gpu_by_type: dict[str, int] = {}
-    skipped = 0
+    skipped = cpu_layer_max = output_matrix = 0
     for t in ts:
         if t.role in _SEPARATE_FILE:
             skipped += t.numel
@@ -242,7 +254,7 @@ def estimate_llamacpp(spec: ModelSpec, settings: InferenceSettings | None = None
         if t.role in _INPUT_ROLES or (t.layer is None and t.name.startswith("token_embd")):
             cpu_w += size
             if t.role == "embedding" and spec.tie_word_embeddings:  # the head reads a second copy
-                out = _tied_output(fmt, spec, t)
+                out = output_matrix = _tied_output(fmt, spec, t)
                 if where.output_on_gpu:
                     gpu_w += out
                     gpu_by_type["output"] = gpu_by_type.get("output", 0) + out
@@ -250,6 +262,10 @@ def estimate_llamacpp(spec: ModelSpec, settings: InferenceSettings | None = None
                     cpu_w += out
             continue
         on_gpu = where.on_gpu(t.layer) if t.layer is not None else where.output_on_gpu
+        if t.role == "lm_head":
+            output_matrix = size
+        elif t.layer is not None and not on_gpu:
+            cpu_layer_max = max(cpu_layer_max, size)
         if on_gpu:
             gpu_w += size
             for kind, b in priced:
@@ -276,15 +292,21 @@ def estimate_llamacpp(spec: ModelSpec, settings: InferenceSettings | None = None
     layer_step = n_ubatch * max(attn, ffn)
     output_step = n_ubatch * _F32 * (spec.vocab_size + spec.hidden_size)
     gpu_layers = spec.num_layers - where.first_gpu_layer
-    # op_offload (on by default) runs a CPU layer's large matmuls on the GPU, so a CUDA build keeps
-    # a layer-sized compute buffer even with -ngl 0.
-    gpu_compute = max(layer_step, output_step if where.output_on_gpu else 0)
-    mask = n_ubatch * cells.full * (_F16 if s.flash_attn else _F32)
-    inputs = n_ubatch * (_F32 * spec.hidden_size + 3 * _I32) + mask  # embeddings, tokens, positions, out ids, mask
-    cpu_steps = [layer_step] if gpu_layers < spec.num_layers else []
-    if not where.output_on_gpu:
-        cpu_steps.append(output_step)
-    host_compute = inputs + max(cpu_steps, default=0)
+    # op_offload (on by default): a micro-batch of OFFLOAD_MIN_BATCH tokens or more runs the matmuls
+    # of CPU-resident weights on the GPU, copying each weight into the GPU compute buffer first, so
+    # the buffer holds the largest such weight beside its step (ggml-cuda.cu offload_op).
+    offload = n_ubatch >= OFFLOAD_MIN_BATCH
+    steps = [layer_step + (cpu_layer_max if offload else 0)]
+    if where.output_on_gpu or offload:
+        steps.append(output_step + (0 if where.output_on_gpu else output_matrix))
+    gpu_compute = max(steps)
+    # The host buffer holds the graph inputs: embeddings looked up on the CPU, token ids, positions,
+    # output ids and the f32 mask (cast to f16 on the GPU under flash attention, llama-graph.cpp).
+    host_compute = n_ubatch * (_F32 * spec.hidden_size + 3 * _I32) + n_ubatch * cells.full * _F32
+    if not offload:
+        host_compute += max(
+            layer_step if gpu_layers < spec.num_layers else 0, 0 if where.output_on_gpu else output_step
+        )
     output_buffer = s.parallel * _F32 * (spec.vocab_size + (spec.hidden_size if s.embeddings else 0))
 
     weights = Component(
