@@ -255,3 +255,23 @@ def test_old_and_new_n_gpu_layers_conventions() -> None:
     assert (new.first_gpu_layer, new.output_on_gpu) == (1, True)
     assert (old.first_gpu_layer, old.output_on_gpu) == (0, False)
     assert placement(32, 33, output_first=False).output_on_gpu
+
+
+@pytest.mark.parametrize(
+    ("model_id", "file_type"),
+    [("deepseek-ai/DeepSeek-V3", "BF16"), ("openai/gpt-oss-20b", "MXFP4_MOE"), ("meta-llama/Llama-3.1-8B", "BF16")],
+)
+def test_default_gguf_is_what_convert_writes(model_id: str, file_type: str) -> None:
+    """Without --dtype: FP8 dequantized to the 16-bit dtype, gpt-oss's MXFP4 kept, bf16 kept (convert_hf_to_gguf.py)."""
+    est = estimate_llamacpp(_catalog(model_id), _settings(dtype=None))
+    assert est.settings.dtype == file_type
+
+
+def test_ik_llamacpp_mla_q8_cache() -> None:
+    """DeepSeek-R1 MLA at 32768 cells, q8_0: 61 layers x 576 elements in 18 blocks of 34 B = 1166.62 MiB, as logged.
+
+    ik_llama.cpp PR #259 (github.com/ikawrakow/ik_llama.cpp/pull/259) prints "KV self size = 1166.62 MiB,
+    c^KV (q8_0): 1166.62 MiB"; llama.cpp's V-less MLA cache holds the same rows.
+    """
+    est = estimate_llamacpp(_catalog("deepseek-ai/DeepSeek-R1"), _settings(dtype=None, ctx=32768, cache_type_k="q8_0"))
+    assert _mib(est.component("kv_cache").bytes) == "1166.62"

@@ -37,7 +37,7 @@ from math import ceil
 from pydantic import BaseModel, ConfigDict, Field
 
 from vram.core import gguf
-from vram.core.dtypes import FORMATS, GGML_TYPES, Format, get_format
+from vram.core.dtypes import FORMATS, GGML_TYPES, Format, float_name, get_format
 from vram.core.errors import SettingsError
 from vram.core.inference import (
     InferenceEstimate,
@@ -146,13 +146,21 @@ def _pad(n: int) -> int:
 
 
 def gguf_format(spec: ModelSpec, dtype: str | None) -> Format:
-    """The GGUF file type to price: the one asked for, the checkpoint's, or the 16-bit file convert writes."""
+    """The GGUF file type to price: the one asked for, else the file ``convert_hf_to_gguf.py`` writes.
+
+    ``--outtype auto`` keeps a bf16 checkpoint in BF16 and writes F16 otherwise; FP8 and GPTQ
+    checkpoints are dequantized to that 16-bit type first (``ModelBase.dequant_model``), while
+    gpt-oss keeps its MXFP4 experts (``GptOssModel.dequant_model``). An explicit non-GGUF format
+    other than a float is refused: llama.cpp only runs GGUF files.
+    """
     fmt = get_format(dtype or default_dtype(spec))
     if fmt.kind == "gguf":
         return fmt
-    if fmt.kind == "float":
-        # convert_hf_to_gguf.py --outtype auto: bf16 stays bf16, anything else becomes f16
-        return FORMATS["BF16" if fmt.name == "bf16" else "F16"]
+    if dtype is None and fmt.kind == "mxfp4":
+        return FORMATS["MXFP4_MOE"]
+    if fmt.kind == "float" or (dtype is None and fmt.kind in ("fp8", "fp8-block", "gptq")):
+        sixteen = fmt.name if fmt.kind == "float" else float_name(spec.torch_dtype)
+        return FORMATS["BF16" if sixteen == "bf16" else "F16"]
     msg = f"llama.cpp runs GGUF files, not {fmt.name}: pass a GGUF type such as --dtype Q4_K_M (`vram dtypes`)"
     raise SettingsError(msg)
 
