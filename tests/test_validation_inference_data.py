@@ -22,6 +22,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "validation" / "inferen
 
 QUANTITIES = {
     "weights",
+    "cpu_weights",
     "kv_cache_bytes",
     "kv_cache_tokens",
     "max_concurrency",
