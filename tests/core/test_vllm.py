@@ -188,3 +188,21 @@ def test_fewer_seqs_shrink_the_sampler_peak() -> None:
     """max-num-seqs 256 leaves the sampler 256 rows: 256 x 128,256 logits x 38 B, beside 8,192 x 4,096 bf16 states."""
     e = _vllm("meta-llama/Llama-3.1-8B", max_num_seqs=256)
     assert e.component("activations").bytes == 256 * 128_256 * 38 + 8192 * 4096 * 2
+
+
+def test_vision_wrapper_loads_the_text_configs_untied_head() -> None:
+    """Mistral-Small-3.x on vLLM: 44.76 GiB of weights as logged (llm-d results page, Mistral-Small-3.2 section).
+
+    vLLM builds the language model from text_config (MistralConfig: untied), so it holds the lm_head the
+    wrapper's transformers-5 default would tie: 23,340,272,640 + 131,072 x 5,120 = 24,011,361,280
+    parameters x 2 B = 44.72 GiB, plus the 131,072 x 128 x 2 B rotary cache (0.03 GiB).
+    """
+    e = _vllm(
+        "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
+        gpu=gpu_from_arg("79.19GiB"),
+        gpu_memory_utilization=0.95,
+        block_size=128,
+        max_num_batched_tokens=8192,
+    )
+    assert round(_gib(e, "weights"), 2) == 44.76
+    assert _spec("mistralai/Mistral-Small-3.1-24B-Instruct-2503").tie_word_embeddings  # transformers' view unchanged

@@ -110,6 +110,20 @@ def batch_defaults(gpu: Gpu, max_model_len: int, s: VllmSettings) -> tuple[int, 
     return tokens, seqs
 
 
+def _language_model(spec: ModelSpec) -> ModelSpec:
+    """The model as vLLM builds it: a vision-language wrapper's head is tied or not as its text_config says.
+
+    ``models/mistral3.py`` (and the Gemma 3 and Llama 4 wrappers) build the language model with
+    ``init_vllm_registered_model(hf_config=config.text_config)``, and ``models/llama.py`` ties the head
+    only when that config's ``tie_word_embeddings`` is set (vllm-project/vllm v0.11.0). Mistral-Small-3.1's
+    config names no flag at the top level, where transformers 5 defaults to tied, and MistralConfig
+    defaults to untied: vLLM loads the separate lm_head (one vocab x hidden matrix more).
+    """
+    if spec.text_tie_word_embeddings is None:
+        return spec
+    return spec.model_copy(update={"tie_word_embeddings": spec.text_tie_word_embeddings})
+
+
 def _format(spec: ModelSpec, dtype: str | None, gpu: Gpu) -> Format:
     """vLLM's ``--dtype auto``: the checkpoint's dtype, but fp32 checkpoints run in bf16 (fp16 without bf16)."""
     if dtype is not None:
@@ -302,6 +316,7 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
         msg = "--runtime vllm needs --gpu: vLLM gives the KV cache a share of the card's memory"
         raise SettingsError(msg)
     s, v = settings, settings.vllm
+    spec = _language_model(spec)
     check_split(spec, s.tp, s.pp)
     fmt = _format(spec, s.dtype, gpu)
     compute = compute_dtype(fmt, spec.torch_dtype)
