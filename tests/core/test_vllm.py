@@ -32,7 +32,7 @@ def _spec(name: str) -> ModelSpec:
 
 
 def _vllm(name: str, gpu: Gpu = H100_LOGGED, **kw: object) -> InferenceEstimate:
-    vllm = VllmSettings(max_model_len=16000, **{k: v for k, v in kw.items() if k in VllmSettings.model_fields})
+    vllm = VllmSettings(**{"max_model_len": 16000, **{k: v for k, v in kw.items() if k in VllmSettings.model_fields}})
     rest = {k: v for k, v in kw.items() if k not in VllmSettings.model_fields}
     return estimate_runtime(_spec(name), InferenceSettings(runtime="vllm", vllm=vllm, **rest), None, gpu)  # type: ignore[arg-type]
 
@@ -206,3 +206,29 @@ def test_vision_wrapper_loads_the_text_configs_untied_head() -> None:
     )
     assert round(_gib(e, "weights"), 2) == 44.76
     assert _spec("mistralai/Mistral-Small-3.1-24B-Instruct-2503").tie_word_embeddings  # transformers' view unchanged
+
+
+@pytest.mark.parametrize(
+    ("tp", "utilization", "logged"),
+    [(1, 0.25, 5.01), (1, 0.5, 24.83), (2, 0.25, 12.02), (2, 0.5, 31.83)],
+)
+def test_flashinfer_sampling_pool_of_vllm_0_10_on_a100(tp: int, utilization: float, logged: float) -> None:
+    """Qwen2-7B on A100 80GB under vLLM 0.10.1.1: the logged pool within 5% with FlashInfer's sampler peak.
+
+    dennislee22/vLLM-benchmarking log/vllm-7B-*.log: "Available KV cache memory" with max_num_batched_tokens
+    2048, max_model_len 16384; the A100 keeps the 256-sequence default, so 256 rows x 152,064 logits x 14 B.
+    """
+    e = _vllm(
+        "Qwen/Qwen2.5-7B",
+        gpu=find_gpu("A100 80GB SXM"),
+        gpu_memory_utilization=utilization,
+        max_model_len=16384,
+        max_num_batched_tokens=2048,
+        tp=tp,
+    )
+    acts = e.component("activations")
+    peak = int(acts.details["flashinfer_peak_bytes"])
+    assert peak == max(int(acts.details["forward_peak_bytes"]), 256 * 152_064 * 14 + 2048 * 3584 * 2)
+    pool = int(e.runtime_facts["kv_cache_memory_bytes"]) + acts.bytes - peak
+    assert pool / GIB == pytest.approx(logged, rel=0.05)
+    assert any("FlashInfer" in w for w in e.warnings)

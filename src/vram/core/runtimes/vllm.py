@@ -60,7 +60,14 @@ being written (12), the radix sort's second key/value buffer pair (12) and the i
 (8) (ATen ``native/cuda/Sort.cu`` segmented radix sort). Against the torch peak increases vLLM logged on an H100
 with 1,024 dummy requests (llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md) this gives
 4.71 GiB for Llama-3.1-8B (logged 4.76), 5.52 for Qwen3-0.6B (5.56), 5.59 for Qwen3-32B (5.64) and 7.33 for
-gpt-oss-20b (7.38)."""
+gpt-oss-20b (7.38). This is the PyTorch-native sampler, vLLM's default on CUDA from pull request 26859 (October
+2025, after 0.11.0) until pull request 40376 (April 2026) turned FlashInfer's sampler back on."""
+FLASHINFER_SAMPLER_BYTES_PER_LOGIT = 14
+"""The same peak when vLLM samples with FlashInfer (its CUDA default from pull request 11394 through 0.11.0, and
+again after pull request 40376; the log says "Using FlashInfer for top-p & top-k sampling"): the 16-bit logits (2),
+their fp32 copy (4), and in ``flashinfer.sampling.top_k_top_p_sampling_from_logits`` the top-k masked fp32 logits
+(4) and their softmax (4); no sort. With it the pools vLLM 0.10.1.1 logged on A100s for Qwen2-7B (TP 1 and 2,
+utilization 0.25 and 0.5) and gpt-oss-120b (TP 4) come out within 5% (dennislee22/vLLM-benchmarking logs)."""
 
 CONTEXT_BYTES = round(0.61 * GiB)
 """Used before vLLM's snapshot on one GPU: 79.18 GiB total - 78.57 GiB free at startup (CUDA context, cuBLAS),
@@ -69,10 +76,16 @@ NCCL_BYTES = round(0.93 * GiB)
 """Extra used at startup with TP=2: 77.64 GiB free instead of 78.57 (NCCL communicators and buffers), same source."""
 NON_TORCH_BYTES = {False: round(0.13 * GiB), True: round(0.55 * GiB)}
 """Non-torch increase during the profile run, one GPU / several (cuBLAS workspaces; custom all-reduce buffers):
-0.13 GiB (every TP=1 run) and 0.55 GiB (TP=2) as vLLM logged them, same source."""
+0.13 GiB (every TP=1 run) and 0.55 GiB (TP=2) as vLLM logged them, same source. The V1 engine counts only this
+increase; the V0 engine (0.6 series, ``worker/worker.py`` ``determine_num_available_blocks``) counted all non-torch
+memory on the device, CUDA context included, inside the utilization budget."""
 CUDA_GRAPH_BYTES = round(1.03 * GiB)
-"""CUDA-graph pool captured after the KV cache: the largest vLLM logged in the same study (gpt-oss-120b, 1.03 GiB;
-dense models logged -0.88 to +0.10 GiB, the capture often reusing freed profile memory). 0 with --enforce-eager."""
+"""CUDA-graph pool captured after the KV cache, for the check that it fits outside vLLM's share; 0 with
+--enforce-eager. vLLM logs it as the free-memory drop over the capture (``gpu_model_runner.py`` ``capture_model``:
+"Graph capturing finished in N secs, took X GiB"), which nets the graphs' private pool against profile memory freed
+meanwhile, so published figures range from -0.88 GiB (Qwen3-32B, H100) to +1.88 GiB (gpt-oss-120b, TP 4, A100)
+with no per-model rule vLLM's code gives; this is the largest of the H100 study (gpt-oss-120b, 1.03 GiB;
+llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md), a point inside that range, not a bound."""
 MXFP4_PAD = (256, 64)
 """vLLM pads gpt-oss MXFP4 experts for its MoE kernels (layers/quantization/mxfp4.py ``Mxfp4MoEMethod.create_weights``):
 the per-rank intermediate size to a multiple of 64 (two MXFP4 blocks) and, on Hopper and Blackwell kernels, the
@@ -176,6 +189,11 @@ def _forward_width(spec: ModelSpec, tp: int) -> int:
     return max(widths)
 
 
+def _sampler_peak(spec: ModelSpec, rows: int, tokens: int, act: int, per_logit: int) -> int:
+    """The dummy sampler's peak: ``rows`` logit rows at ``per_logit`` bytes, beside the step's hidden states."""
+    return rows * spec.vocab_size * per_logit + tokens * spec.hidden_size * act
+
+
 def _kv_bytes_per_token_layer(spec: ModelSpec, tp: int, kv_dtype: str) -> int:
     """One token's K and V in one layer on one rank (vllm/v1/kv_cache_interface.py page sizes)."""
     _, size = KV_DTYPES[kv_dtype]
@@ -269,7 +287,7 @@ def _stage(
     rotary = _rotary_bytes(spec, act)
     h = spec.hidden_size
     forward = tokens * act * (2 * h + _forward_width(spec, tp))
-    sampler = rows * spec.vocab_size * SAMPLER_BYTES_PER_LOGIT + tokens * h * act if index == pp - 1 else 0
+    sampler = _sampler_peak(spec, rows, tokens, act, SAMPLER_BYTES_PER_LOGIT) if index == pp - 1 else 0
     activation = max(forward, sampler)
     non_torch = NON_TORCH_BYTES[tp * pp > 1]
     available = requested - (weights + rotary + activation + non_torch)
@@ -278,6 +296,22 @@ def _stage(
     page = s.vllm.block_size * _kv_bytes_per_token_layer(spec, tp, kv_dtype)
     blocks = num_blocks(kv_layers, available, page)
     return _Stage(index, weights, rotary, activation, forward, sampler, non_torch, available, kv_layers, page, blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class _Alternative:
+    """The profile's peak under FlashInfer sampling, and how much more KV pool that leaves."""
+
+    peak: int
+    gain: int
+
+
+def _flashinfer_gain(spec: ModelSpec, bind: _Stage, rows: int, tokens: int, act: int, pp: int) -> _Alternative:
+    """The binding stage's peak had vLLM sampled with FlashInfer (only the last stage samples)."""
+    if bind.index != pp - 1:
+        return _Alternative(bind.activation, 0)
+    peak = max(bind.forward_peak, _sampler_peak(spec, rows, tokens, act, FLASHINFER_SAMPLER_BYTES_PER_LOGIT))
+    return _Alternative(peak, bind.activation - peak)
 
 
 def _kv_dtype(requested: str | None, compute: str) -> str:
@@ -349,6 +383,13 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
             "vLLM also profiles the vision encoder on dummy images (gpu_model_runner.py profile_run); that peak is "
             "not counted, so the KV pool may come out smaller than shown"
         )
+    flashinfer = _flashinfer_gain(spec, bind, rows, tokens, FLOAT_BYTES[compute], s.pp)
+    if flashinfer.gain > 0:
+        warnings.append(
+            f"vLLM versions that sample with FlashInfer (up to 0.11.0, and since pull request 40376; the log says "
+            f'"Using FlashInfer for top-p & top-k sampling") peak at {flashinfer.peak / GiB:.2f} GiB in the profile '
+            f"instead of {bind.activation / GiB:.2f}: their KV pool is {flashinfer.gain / GiB:.2f} GiB larger"
+        )
     if context + graphs > outside:
         warnings.append(
             f"the CUDA context{' and NCCL' if multi else ''} ({context / GiB:.2f} GiB) and CUDA graphs "
@@ -396,7 +437,11 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
             f"profile run of {tokens:,} tokens; peak in the "
             + (f"sampler ({rows:,} rows x {spec.vocab_size:,} vocab)" if sampler else "forward pass")
         ),
-        details={"forward_peak_bytes": bind.forward_peak, "sampler_peak_bytes": bind.sampler_peak},
+        details={
+            "forward_peak_bytes": bind.forward_peak,
+            "sampler_peak_bytes": bind.sampler_peak,
+            "flashinfer_peak_bytes": flashinfer.peak,
+        },
     )
     overhead = Component(
         name="overhead",
