@@ -172,6 +172,15 @@ def estimate(
     enforce_eager: Annotated[
         bool, typer.Option("--enforce-eager", help="vLLM: no CUDA graphs.", rich_help_panel=_VLLM)
     ] = False,
+    flashinfer_sampler: Annotated[
+        bool,
+        typer.Option(
+            "--flashinfer-sampler",
+            help="vLLM: top-k/top-p sampling by FlashInfer (VLLM_USE_FLASHINFER_SAMPLER=1; vLLM's default up to "
+            "0.11.0, and again in later releases): a smaller profile peak.",
+            rich_help_panel=_VLLM,
+        ),
+    ] = False,
     units: UnitsOpt = UnitsChoice.GiB,
     json_out: JsonOpt = False,
 ) -> None:
@@ -200,6 +209,7 @@ def estimate(
             "--max-num-batched-tokens": max_num_batched_tokens is not None,
             "--block-size": block_size != 16,
             "--enforce-eager": enforce_eager,
+            "--flashinfer-sampler": flashinfer_sampler,
         }
         unused = [k for k, v in vllm_given.items() if v] if runtime is not RuntimeChoice.vllm else []
         verb = "applies" if len(unused) == 1 else "apply"
@@ -241,6 +251,7 @@ def estimate(
                     max_num_batched_tokens=max_num_batched_tokens,
                     block_size=block_size,
                     enforce_eager=enforce_eager,
+                    flashinfer_sampler=flashinfer_sampler,
                 ),
             )
             full = estimate_runtime(resolved.spec, settings, resolved.checkpoint, card)

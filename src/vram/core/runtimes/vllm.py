@@ -48,7 +48,8 @@ from vram.core.spec import LayerKind, ModelSpec
 from vram.core.units import GiB, MiB
 
 LARGE_GPU_BYTES = 70 * GiB
-"""engine/arg_utils.py ``get_batch_defaults``: cards with at least 70 GiB (A100 excepted) get larger batches."""
+"""engine/arg_utils.py ``get_batch_defaults``: cards with at least 70 GiB get larger batches, except any A100 (its name
+is checked: larger token budgets cost A100s throughput, vllm-project/vllm pull request 17885)."""
 SERVE_DEFAULTS = {"large": (8192, 1024), "other": (2048, 256)}
 """``vllm serve`` (UsageContext.OPENAI_API_SERVER) defaults: (max_num_batched_tokens, max_num_seqs), same file."""
 
@@ -67,7 +68,8 @@ FLASHINFER_SAMPLER_BYTES_PER_LOGIT = 14
 again after pull request 40376; the log says "Using FlashInfer for top-p & top-k sampling"): the 16-bit logits (2),
 their fp32 copy (4), and in ``flashinfer.sampling.top_k_top_p_sampling_from_logits`` the top-k masked fp32 logits
 (4) and their softmax (4); no sort. With it the pools vLLM 0.10.1.1 logged on A100s for Qwen2-7B (TP 1 and 2,
-utilization 0.25 and 0.5) and gpt-oss-120b (TP 4) come out within 5% (dennislee22/vLLM-benchmarking logs)."""
+utilization 0.25 and 0.5) and gpt-oss-120b (TP 4) come out within 5% (dennislee22/vLLM-benchmarking logs).
+Used with --flashinfer-sampler."""
 
 CONTEXT_BYTES = round(0.61 * GiB)
 """Used before vLLM's snapshot on one GPU: 79.18 GiB total - 78.57 GiB free at startup (CUDA context, cuBLAS),
@@ -287,7 +289,7 @@ def _stage(
     rotary = _rotary_bytes(spec, act)
     h = spec.hidden_size
     forward = tokens * act * (2 * h + _forward_width(spec, tp))
-    sampler = _sampler_peak(spec, rows, tokens, act, SAMPLER_BYTES_PER_LOGIT) if index == pp - 1 else 0
+    sampler = _sampler_peak(spec, rows, tokens, act, _per_logit(s.vllm)) if index == pp - 1 else 0
     activation = max(forward, sampler)
     non_torch = NON_TORCH_BYTES[tp * pp > 1]
     available = requested - (weights + rotary + activation + non_torch)
@@ -298,20 +300,9 @@ def _stage(
     return _Stage(index, weights, rotary, activation, forward, sampler, non_torch, available, kv_layers, page, blocks)
 
 
-@dataclass(frozen=True, slots=True)
-class _Alternative:
-    """The profile's peak under FlashInfer sampling, and how much more KV pool that leaves."""
-
-    peak: int
-    gain: int
-
-
-def _flashinfer_gain(spec: ModelSpec, bind: _Stage, rows: int, tokens: int, act: int, pp: int) -> _Alternative:
-    """The binding stage's peak had vLLM sampled with FlashInfer (only the last stage samples)."""
-    if bind.index != pp - 1:
-        return _Alternative(bind.activation, 0)
-    peak = max(bind.forward_peak, _sampler_peak(spec, rows, tokens, act, FLASHINFER_SAMPLER_BYTES_PER_LOGIT))
-    return _Alternative(peak, bind.activation - peak)
+def _per_logit(v: VllmSettings) -> int:
+    """Bytes per logit at the sampler's peak for the sampler vLLM uses."""
+    return FLASHINFER_SAMPLER_BYTES_PER_LOGIT if v.flashinfer_sampler else SAMPLER_BYTES_PER_LOGIT
 
 
 def _kv_dtype(requested: str | None, compute: str) -> str:
@@ -383,13 +374,17 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
             "vLLM also profiles the vision encoder on dummy images (gpu_model_runner.py profile_run); that peak is "
             "not counted, so the KV pool may come out smaller than shown"
         )
-    flashinfer = _flashinfer_gain(spec, bind, rows, tokens, FLOAT_BYTES[compute], s.pp)
-    if flashinfer.gain > 0:
-        warnings.append(
-            f"vLLM versions that sample with FlashInfer (up to 0.11.0, and since pull request 40376; the log says "
-            f'"Using FlashInfer for top-p & top-k sampling") peak at {flashinfer.peak / GiB:.2f} GiB in the profile '
-            f"instead of {bind.activation / GiB:.2f}: their KV pool is {flashinfer.gain / GiB:.2f} GiB larger"
+    if bind.index == s.pp - 1 and not v.flashinfer_sampler:
+        fi = max(
+            bind.forward_peak,
+            _sampler_peak(spec, rows, tokens, FLOAT_BYTES[compute], FLASHINFER_SAMPLER_BYTES_PER_LOGIT),
         )
+        if fi < bind.activation:
+            warnings.append(
+                f'if your vLLM samples with FlashInfer (its log says "Using FlashInfer for top-p & top-k sampling"), '
+                f"pass --flashinfer-sampler: the profile peaks at {fi / GiB:.2f} GiB instead of "
+                f"{bind.activation / GiB:.2f} and the KV pool is that much larger"
+            )
     if context + graphs > outside:
         warnings.append(
             f"the CUDA context{' and NCCL' if multi else ''} ({context / GiB:.2f} GiB) and CUDA graphs "
@@ -430,17 +425,18 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
         },
     )
     sampler = bind.sampler_peak > bind.forward_peak
+    kind = "FlashInfer" if v.flashinfer_sampler else "PyTorch sort"
     acts = Component(
         name="activations",
         bytes=bind.activation,
         note=(
             f"profile run of {tokens:,} tokens; peak in the "
-            + (f"sampler ({rows:,} rows x {spec.vocab_size:,} vocab)" if sampler else "forward pass")
+            + (f"sampler ({rows:,} rows x {spec.vocab_size:,} vocab, {kind})" if sampler else "forward pass")
         ),
         details={
             "forward_peak_bytes": bind.forward_peak,
             "sampler_peak_bytes": bind.sampler_peak,
-            "flashinfer_peak_bytes": flashinfer.peak,
+            "sampler_bytes_per_logit": _per_logit(v),
         },
     )
     overhead = Component(
