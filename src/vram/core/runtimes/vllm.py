@@ -9,7 +9,8 @@ from its code:
    cos/sin cache (``model_executor/layers/rotary_embedding``: one ``[max_position, rotary_dim]``
    buffer in the model dtype, shared by the layers through ``get_rope``'s cache).
 3. ``determine_available_memory``: ``profile_run`` runs one forward pass of ``max_num_batched_tokens``
-   dummy tokens and the sampler on one row per dummy request; ``utils/mem_utils.py``
+   dummy tokens and the sampler on one row per dummy request (PyTorch's sort, or FlashInfer's kernel where
+   that version or ``VLLM_USE_FLASHINFER_SAMPLER`` selects it: --flashinfer-sampler); ``utils/mem_utils.py``
    ``memory_profiling`` records the torch peak increase and the non-torch increase; the KV pool is
    ``requested - (weights + torch peak increase + non-torch increase)`` ("Available KV cache memory").
 4. ``v1/core/kv_cache_utils.py``: the pool becomes whole blocks of ``block_size`` tokens, one page
