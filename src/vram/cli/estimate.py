@@ -175,6 +175,15 @@ def estimate(
     enforce_eager: Annotated[
         bool, typer.Option("--enforce-eager", help="vLLM: no CUDA graphs.", rich_help_panel=_VLLM)
     ] = False,
+    flashinfer_sampler: Annotated[
+        bool,
+        typer.Option(
+            "--flashinfer-sampler",
+            help="vLLM: top-k/top-p sampling by FlashInfer (VLLM_USE_FLASHINFER_SAMPLER=1; vLLM's default up to "
+            "0.11.0, and again in later releases): a smaller profile peak.",
+            rich_help_panel=_VLLM,
+        ),
+    ] = False,
     n_gpu_layers: Annotated[
         int,
         typer.Option(
@@ -240,6 +249,7 @@ def estimate(
             "--max-num-batched-tokens": max_num_batched_tokens is not None,
             "--block-size": block_size != 16,
             "--enforce-eager": enforce_eager,
+            "--flashinfer-sampler": flashinfer_sampler,
         }
         unused = [k for k, v in vllm_given.items() if v] if runtime is not RuntimeChoice.vllm else []
         verb = "applies" if len(unused) == 1 else "apply"
@@ -296,6 +306,7 @@ def estimate(
                     max_num_batched_tokens=max_num_batched_tokens,
                     block_size=block_size,
                     enforce_eager=enforce_eager,
+                    flashinfer_sampler=flashinfer_sampler,
                 ),
                 llamacpp=LlamaCppSettings(
                     n_gpu_layers=n_gpu_layers,

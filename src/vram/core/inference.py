@@ -62,6 +62,7 @@ class VllmSettings(BaseModel):
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
     block_size: int = Field(default=16, ge=1)  # vllm/config/cache.py CacheConfig.block_size default on CUDA
     enforce_eager: bool = False
+    flashinfer_sampler: bool = False  # VLLM_USE_FLASHINFER_SAMPLER=1 (vllm/v1/sample/ops/topk_topp_sampler.py)
 
 
 class LlamaCppSettings(BaseModel):
