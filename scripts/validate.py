@@ -74,7 +74,8 @@ QUANTITIES: dict[str, Callable[[Doc], float]] = {
     # vLLM's budget besides the weights and the KV pool: the profiled activation peak and non-torch memory
     "non_kv": lambda d: d["components"]["activations"]["bytes"] + _overhead_detail(d, "non_torch_bytes"),
     "cuda_graph": lambda d: _overhead_detail(d, "cuda_graph_bytes"),
-    "compute_buffer": lambda d: _overhead_detail(d, "compute_buffer_bytes"),
+    # llama.cpp's CUDA compute buffer: the activations component of the llama.cpp profile
+    "compute_buffer": lambda d: d["components"]["activations"]["details"]["compute_buffer_bytes"],
 }
 """How each measured quantity is read from the --json document (data/validation/README.md lists them)."""
 
