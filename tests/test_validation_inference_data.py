@@ -63,6 +63,7 @@ VALUE_OPTIONS = {
     "--n-gpu-layers",
     "--ubatch-size",
     "--cache-type-k",
+    "--flash-attn",
     "--cache-type-v",
     "--parallel",
 }

@@ -94,3 +94,15 @@ def test_batch_with_llamacpp_is_ignored() -> None:
     assert code == ExitCode.OK
     assert "see --parallel" in err
     assert json.loads(out) == json.loads(run("estimate", LLAMA, *LLAMA_CPP, "--json")[1])
+
+
+def test_flash_attn_off_holds_the_kq_scores() -> None:
+    """--flash-attn off reproduces llama.cpp issue 7450's CUDA0 compute buffer (2094.50 MiB: f32 K x Q scores of a
+    512-token micro-batch over 32,000 cells, flash_attn = 0); on, the buffer is far smaller."""
+    args = ("estimate", "mistralai/Mistral-7B-Instruct-v0.3", "--dtype", "Q2_K", "--runtime", "llama.cpp")
+    code, out, _ = run(*args, "--ctx-size", "32000", "--flash-attn", "off", "--json")
+    off = json.loads(out)["components"]["activations"]["details"]["compute_buffer_bytes"]
+    _, out, _ = run(*args, "--ctx-size", "32000", "--json")
+    on = json.loads(out)["components"]["activations"]["details"]["compute_buffer_bytes"]
+    assert (0, 2094.50) == (code, round(off / 2**20, 2))
+    assert on < off / 4

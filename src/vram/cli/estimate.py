@@ -26,6 +26,13 @@ class RuntimeChoice(str, Enum):
     llamacpp = "llama.cpp"
 
 
+class FlashAttnChoice(str, Enum):
+    """llama.cpp's --flash-attn: on (what its default "auto" picks on CUDA) or off."""
+
+    on = "on"
+    off = "off"
+
+
 class MlaChoice(str, Enum):
     """Which MLA KV layout to count."""
 
@@ -215,6 +222,15 @@ def estimate(
         int,
         typer.Option(min=1, max=MAX_BATCH, help="llama.cpp: sequences sharing --ctx-size.", rich_help_panel=_LLAMACPP),
     ] = 1,
+    flash_attn: Annotated[
+        FlashAttnChoice,
+        typer.Option(
+            "--flash-attn",
+            "-fa",
+            help="llama.cpp: flash attention; off holds the f32 K x Q scores in the compute buffer.",
+            rich_help_panel=_LLAMACPP,
+        ),
+    ] = FlashAttnChoice.on,
     units: UnitsOpt = UnitsChoice.GiB,
     json_out: JsonOpt = False,
 ) -> None:
@@ -262,6 +278,7 @@ def estimate(
             "--cache-type-k": cache_type_k is not None,
             "--cache-type-v": cache_type_v is not None,
             "--parallel": parallel != 1,
+            "--flash-attn": flash_attn is not FlashAttnChoice.on,
         }
         unused = [k for k, v in llama_given.items() if v] if runtime is not RuntimeChoice.llamacpp else []
         if unused:
@@ -314,6 +331,7 @@ def estimate(
                     cache_type_k=cache_type_k,
                     cache_type_v=cache_type_v,
                     parallel=parallel,
+                    flash_attn=flash_attn is FlashAttnChoice.on,
                 ),
             )
             full = estimate_runtime(resolved.spec, settings, resolved.checkpoint, card)
