@@ -1,0 +1,401 @@
+"""What fits on a GPU: every weight format with its maxima, the recommended one, fewest GPUs, offload.
+
+Pure: a spec, the requested inference settings and a card in, a FitPlan out. Every figure is an
+``estimate_inference`` total (or a split of its parts across GPUs or into CPU memory), solved
+exactly by ``vram.core.solve``.
+
+Multi-GPU and offload under transformers follow accelerate's ``device_map="auto"``
+(accelerate/utils/modeling.py ``infer_auto_device_map``): whole decoder layers are placed on
+consecutive devices in order, the input embeddings with the first and the final norm and output
+head with the last; layers that fit on no GPU go to CPU memory, and accelerate's hooks copy them
+to the GPU for each forward pass, where their KV cache then lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from vram.core.checkpoint import Checkpoint
+from vram.core.decode import DecodeBound, decode_bound
+from vram.core.dtypes import FLOAT_BYTES, get_format
+from vram.core.gpu import Gpu, check_fit
+from vram.core.inference import (
+    InferenceEstimate,
+    InferenceSettings,
+    activations,
+    context_length,
+    default_dtype,
+    estimate_inference,
+    kv_cache,
+    price_tensor,
+)
+from vram.core.overhead import allocator_bytes
+from vram.core.params import Tensor, tensors
+from vram.core.solve import Fewest, Maximum, fewest_fitting, max_fitting
+from vram.core.spec import ModelSpec
+
+MAX_SEQ_LEN = 1 << 24
+"""Longest context searched when the model declares no maximum (as ``vram estimate --seq-len`` allows)."""
+MAX_BATCH = 1 << 20
+"""Largest batch searched (as ``vram estimate --batch`` allows)."""
+MAX_GPUS = 64
+"""Most GPUs the fewest-GPUs search tries: eight 8-GPU nodes."""
+
+FOUR_BIT = ("awq-int4-g128", "gptq-int4-g128", "nf4", "nf4-dq")
+"""The 4-bit formats transformers loads: AutoAWQ / AutoGPTQ checkpoints (group 128, their default) and
+bitsandbytes NF4 with and without double quantization."""
+
+
+@dataclass(frozen=True, slots=True)
+class FitRow:
+    """One weight format at the requested settings, and its maxima."""
+
+    dtype: str
+    total_bytes: int
+    fits: bool
+    max_seq_len: int | None
+    max_seq_len_capped: bool
+    max_batch: int | None
+    max_batch_capped: bool
+    native: bool
+    warnings: tuple[str, ...]
+    estimate: InferenceEstimate
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSplit:
+    """A layout over several GPUs and the most loaded GPU's bytes."""
+
+    count: int
+    tp: int
+    pp: int
+    zero: int
+    per_gpu_bytes: int
+    dtype: str
+
+
+@dataclass(frozen=True, slots=True)
+class Offload:
+    """Decoder layers kept on the GPU and left in CPU memory, and how to ask for it."""
+
+    dtype: str
+    gpu_layers: int
+    cpu_layers: int
+    gpu_bytes: int
+    cpu_bytes: int
+    flag: str
+
+
+@dataclass(frozen=True, slots=True)
+class FitPlan:
+    """Everything ``vram fit MODEL`` reports."""
+
+    rows: tuple[FitRow, ...]
+    recommended: str | None
+    reason: str
+    usable_bytes: int
+    shortfall_bytes: int
+    suggestion: str | None
+    min_gpus: GpuSplit | None
+    offload: Offload | None
+    decode: DecodeBound | None
+    skipped: tuple[str, ...] = field(default=())
+
+
+def candidate_formats(spec: ModelSpec, gpu: Gpu) -> tuple[list[str], list[str]]:
+    """Formats worth a row on ``gpu`` (highest precision first), and why others were left out."""
+    own = get_format(default_dtype(spec)).name
+    skipped: list[str] = []
+    half = own if own in ("fp16", "bf16") else "bf16"
+    if half == "bf16" and not gpu.bf16:
+        half = "fp16"
+        skipped.append(f"bf16 needs NVIDIA Ampere or newer; {gpu.name} ({gpu.architecture}) runs fp16 instead")
+    names = [own, half]
+    if gpu.fp8:
+        names.append("fp8")
+    else:
+        skipped.append(f"fp8 kernels need Ada/Hopper (NVIDIA) or CDNA3 (AMD); {gpu.name} lacks them")
+    names += ["int8", *FOUR_BIT]
+    out: list[str] = []
+    for n in names:
+        name = get_format(n).name
+        if name not in out:
+            out.append(name)
+    return out, skipped
+
+
+def _estimator(
+    spec: ModelSpec, base: InferenceSettings, dtype: str | None, checkpoint: Checkpoint | None
+) -> Callable[[int, int], InferenceEstimate]:
+    """(batch, seq_len) -> estimate in one format; ``dtype`` None is the checkpoint as stored."""
+
+    def at(batch: int, seq_len: int) -> InferenceEstimate:
+        s = base.model_copy(update={"dtype": dtype, "batch": batch, "seq_len": seq_len})
+        return estimate_inference(spec, s, checkpoint)
+
+    return at
+
+
+def total_at(spec: ModelSpec, est: InferenceEstimate) -> Callable[[int, int], int]:
+    """(batch, seq_len) -> ``estimate_inference``'s total in ``est``'s format, without re-pricing the weights.
+
+    Only the KV cache, the activation peak and the allocator's rounding of the per-layer KV
+    allocations depend on the tokens; they are recomputed with the same functions the estimate
+    uses, and the rest is taken from ``est`` (tests check the two agree).
+    """
+    s, layers = est.settings, spec.num_layers
+    gguf = est.format.kind == "gguf"
+    act_bytes = FLOAT_BYTES["fp32"] if gguf else FLOAT_BYTES[est.compute_dtype]
+
+    def kv_rounding(kv_bytes: int) -> int:
+        per_layer = kv_bytes // layers
+        return 0 if gguf else layers * (allocator_bytes([per_layer]) - per_layer)
+
+    over = est.component("overhead")
+    kv0 = est.component("kv_cache").bytes
+    fixed = est.component("weights").bytes + over.bytes - kv_rounding(kv0)
+
+    def total(batch: int, seq_len: int) -> int:
+        kv = kv_cache(spec, s.kv_dtype, batch, seq_len, s.mla_cache).bytes
+        return fixed + kv + kv_rounding(kv) + activations(spec, act_bytes, batch, seq_len, s.logits).bytes
+
+    return total
+
+
+def _row(
+    spec: ModelSpec,
+    base: InferenceSettings,
+    dtype: str,
+    own: bool,
+    checkpoint: Checkpoint | None,
+    gpu: Gpu,
+    gpus: int,
+) -> FitRow:
+    budget = gpu.usable_memory_bytes
+    at = _estimator(spec, base, None if own else dtype, checkpoint)
+    est = at(base.batch, context_length(spec, base.seq_len))
+    seq_len, batch = est.settings.seq_len, est.settings.batch
+    if gpus == 1:
+        cost = total_at(spec, est)
+    else:
+
+        def cost(b: int, n: int) -> int:
+            return per_gpu_bytes(spec, at(b, n), gpus)
+
+    limit = spec.max_position_embeddings or MAX_SEQ_LEN
+    ctx: Maximum = max_fitting(lambda n: cost(batch, n), budget, 1, limit)
+    bat: Maximum = max_fitting(lambda n: cost(n, seq_len), budget, 1, MAX_BATCH)
+    warnings = check_fit(est, gpu).warnings
+    native = not any("natively" in w or "fp8 needs" in w for w in warnings)
+    need = per_gpu_bytes(spec, est, gpus)
+    return FitRow(
+        dtype=est.format.name,
+        total_bytes=need,
+        fits=need <= budget,
+        max_seq_len=ctx.value,
+        max_seq_len_capped=ctx.capped,
+        max_batch=bat.value,
+        max_batch_capped=bat.capped,
+        native=native,
+        warnings=warnings,
+        estimate=est,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Layers:
+    """An estimate cut into what accelerate places: the head and tail outside the layers, and each layer."""
+
+    head: int
+    tail: int
+    layers: tuple[int, ...]
+    kv: tuple[int, ...]
+    shared: int  # on every device that computes: CUDA context and the activation peak
+
+
+def _layers(spec: ModelSpec, est: InferenceEstimate) -> _Layers:
+    fmt = est.format
+    by_layer = [0] * spec.num_layers
+    head = tail = 0
+    for t in tensors(spec):
+        b = allocator_bytes(b for _, b in price_tensor(spec, fmt, t))
+        if t.layer is not None:
+            by_layer[t.layer] += b
+        elif _on_first(t):
+            head += b
+        else:
+            tail += b
+    kv = est.component("kv_cache")
+    per_token_layer = int(kv.details["bytes_per_token_per_layer"])
+    s = est.settings
+    window = spec.sliding_window or s.seq_len
+    kv_layers = tuple(
+        allocator_bytes([per_token_layer * s.batch * (min(s.seq_len, window) if k == "sliding" else s.seq_len)])
+        for k in spec.layer_types
+    )
+    context = int(est.component("overhead").details["cuda_context_bytes"])
+    shared = context + est.component("activations").bytes
+    return _Layers(head=head, tail=tail, layers=tuple(by_layer), kv=kv_layers, shared=shared)
+
+
+def _on_first(t: Tensor) -> bool:
+    """Modules accelerate places before the decoder layers (the embeddings, a vision tower)."""
+    return t.role in ("embedding", "position", "vision", "projector")
+
+
+def _split(parts: _Layers, n: int) -> int:
+    """Most loaded GPU when ``n`` GPUs hold consecutive, equally many layers (accelerate's balanced map)."""
+    count = len(parts.layers)
+    worst = 0
+    start = 0
+    for g in range(n):
+        size = count // n + (1 if g < count % n else 0)
+        chunk = range(start, start + size)
+        start += size
+        load = parts.shared + sum(parts.layers[i] + parts.kv[i] for i in chunk)
+        load += parts.head if g == 0 else 0
+        load += parts.tail if g == n - 1 else 0
+        worst = max(worst, load)
+    return worst
+
+
+def per_gpu_bytes(spec: ModelSpec, est: InferenceEstimate, n: int) -> int:
+    """Bytes on the most loaded of ``n`` GPUs under a layer split (the estimate's total for one GPU)."""
+    if n == 1:
+        return est.total_bytes
+    return _split(_layers(spec, est), min(n, spec.num_layers))
+
+
+def _layouts(spec: ModelSpec) -> Iterator[tuple[int, object]]:
+    for n in range(1, min(MAX_GPUS, spec.num_layers) + 1):
+        yield n, n
+
+
+def fewest_gpus(spec: ModelSpec, est: InferenceEstimate, budget: int) -> GpuSplit | None:
+    """The fewest GPUs of ``budget`` usable bytes each that hold ``est`` under a layer split."""
+    parts: list[_Layers] = []  # cut once, and only when one GPU is not enough
+
+    def need(layout: object) -> int:
+        assert isinstance(layout, int)
+        if layout == 1:
+            return est.total_bytes
+        if not parts:
+            parts.append(_layers(spec, est))
+        return _split(parts[0], layout)
+
+    found: Fewest = fewest_fitting(_layouts(spec), need, budget)
+    if found.count is None or found.per_gpu_bytes is None:
+        return None
+    return GpuSplit(found.count, tp=1, pp=found.count, zero=0, per_gpu_bytes=found.per_gpu_bytes, dtype=est.format.name)
+
+
+def offload_plan(spec: ModelSpec, est: InferenceEstimate, budget: int, cpu_ram: int | None) -> Offload | None:
+    """The most decoder layers that stay on one GPU with the rest in CPU memory, or None when even none do.
+
+    The GPU keeps the embeddings, the head, every layer's KV cache, the activation peak, the CUDA
+    context and room for the largest offloaded layer while it is copied in; CPU memory holds the
+    offloaded layers' weights and must fit ``cpu_ram`` when given.
+    """
+    parts = _layers(spec, est)
+    base = parts.shared + parts.head + parts.tail + sum(parts.kv)
+    count = len(parts.layers)
+    for g in range(count, -1, -1):
+        cpu = parts.layers[g:]
+        gpu = base + sum(parts.layers[:g]) + (max(cpu) if cpu else 0)
+        cpu_bytes = sum(cpu)
+        if gpu <= budget:
+            if cpu_ram is not None and cpu_bytes > cpu_ram:
+                return None
+            gib = 1 << 30
+            flag = (
+                f'device_map="auto", max_memory={{0: "{budget / gib:.2f}GiB", "cpu": "{cpu_bytes / gib + 1:.0f}GiB"}}'
+            )
+            return Offload(est.format.name, g, count - g, gpu, cpu_bytes, flag)
+    return None
+
+
+def plan_fit(
+    spec: ModelSpec,
+    base: InferenceSettings,
+    gpu: Gpu,
+    *,
+    gpus: int = 1,
+    checkpoint: Checkpoint | None = None,
+    cpu_ram: int | None = None,
+    pcie_gb_s: float | None = None,
+) -> FitPlan:
+    """Rows for every candidate format (or the one ``base.dtype`` names), the recommendation and what else helps."""
+    budget = gpu.usable_memory_bytes
+    own = default_dtype(spec)
+    names, skipped = candidate_formats(spec, gpu)
+    if base.dtype is not None:
+        names = [get_format(base.dtype).name]
+    own_name = get_format(own).name
+
+    rows = [_row(spec, base, n, n == own_name, checkpoint, gpu, gpus) for n in names]
+    rows.sort(key=lambda r: (-r.estimate.format.nominal_bits, -r.total_bytes))
+    chosen = next((r for r in rows if r.fits and r.native), None)
+    smallest = min(rows, key=lambda r: r.total_bytes)
+    s = smallest.estimate.settings
+    where = f"{s.seq_len:,} tokens x batch {s.batch}" + (f" on {gpus} GPUs" if gpus > 1 else "")
+    shortfall = 0
+    suggestion = None
+    min_gpus = fewest_gpus(spec, (chosen or smallest).estimate, budget)
+    offload = None
+    if chosen is not None:
+        above = [r for r in rows if rows.index(r) < rows.index(chosen) and r.native]
+        reason = f"{chosen.dtype}: the highest precision that fits {where}"
+        if above:
+            nxt = above[-1]
+            reason += f"; {nxt.dtype} needs {_gib(nxt.total_bytes - budget)} more"
+    else:
+        shortfall = smallest.total_bytes - budget
+        reason = f"nothing fits {where}: {smallest.dtype} needs {_gib(shortfall)} more"
+        suggestion = _suggest(smallest, min_gpus, gpus)
+        offload = None if gpu.unified_memory else offload_plan(spec, smallest.estimate, budget, cpu_ram)
+        if suggestion is None and offload is not None:
+            suggestion = f"offload {offload.cpu_layers} of {spec.num_layers} layers to CPU memory ({offload.flag})"
+    decode = _decode(spec, chosen or smallest, gpu, offload, pcie_gb_s) if chosen or offload else None
+    return FitPlan(
+        rows=tuple(rows),
+        recommended=chosen.dtype if chosen else None,
+        reason=reason,
+        usable_bytes=budget,
+        shortfall_bytes=shortfall,
+        suggestion=suggestion,
+        min_gpus=min_gpus,
+        offload=offload,
+        decode=decode,
+        skipped=tuple(skipped) if base.dtype is None else (),
+    )
+
+
+def _gib(n: int) -> str:
+    return f"{n / (1 << 30):,.2f} GiB"
+
+
+def _suggest(smallest: FitRow, min_gpus: GpuSplit | None, gpus: int) -> str | None:
+    """The one change that makes the smallest format fit: a shorter context, else more GPUs."""
+    if smallest.max_seq_len is not None:
+        return f"--dtype {smallest.dtype} --seq-len {smallest.max_seq_len:,}"
+    if min_gpus is not None and min_gpus.count > gpus:
+        return f'--dtype {min_gpus.dtype} on {min_gpus.count} GPUs (layers split, device_map="auto")'
+    return None
+
+
+def _decode(
+    spec: ModelSpec, row: FitRow, gpu: Gpu, offload: Offload | None, pcie_gb_s: float | None
+) -> DecodeBound | None:
+    if gpu.bandwidth_gb_s is None:
+        return None
+    est = row.estimate
+    kv_one = est.component("kv_cache").bytes // est.settings.batch
+    if offload is None:
+        return decode_bound(spec, est.format, kv_one, gpu.bandwidth_gb_s)
+    if pcie_gb_s is None:
+        return None
+    off = frozenset(range(offload.gpu_layers, spec.num_layers))
+    return decode_bound(
+        spec, est.format, kv_one, gpu.bandwidth_gb_s, offloaded_layers=off, offload_bandwidth_gb_s=pcie_gb_s
+    )
