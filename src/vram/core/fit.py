@@ -61,6 +61,7 @@ class FitRow:
     native: bool
     warnings: tuple[str, ...]
     estimate: InferenceEstimate
+    own: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +201,7 @@ def _row(
         native=native,
         warnings=warnings,
         estimate=est,
+        own=own,
     )
 
 
@@ -323,9 +325,12 @@ def plan_fit(
     gpus: int = 1,
     checkpoint: Checkpoint | None = None,
     cpu_ram: int | None = None,
-    pcie_gb_s: float | None = None,
+    extras: bool = True,
 ) -> FitPlan:
-    """Rows for every candidate format (or the one ``base.dtype`` names), the recommendation and what else helps."""
+    """Rows for every candidate format (or the one ``base.dtype`` names), the recommendation and what else helps.
+
+    ``extras`` False skips the fewest-GPUs search and the offload plan (a scan of the whole catalog).
+    """
     budget = gpu.usable_memory_bytes
     own = default_dtype(spec)
     names, skipped = candidate_formats(spec, gpu)
@@ -341,7 +346,7 @@ def plan_fit(
     where = f"{s.seq_len:,} tokens x batch {s.batch}" + (f" on {gpus} GPUs" if gpus > 1 else "")
     shortfall = 0
     suggestion = None
-    min_gpus = fewest_gpus(spec, (chosen or smallest).estimate, budget)
+    min_gpus = fewest_gpus(spec, (chosen or smallest).estimate, budget) if extras else None
     offload = None
     if chosen is not None:
         above = [r for r in rows if rows.index(r) < rows.index(chosen) and r.native]
@@ -353,10 +358,11 @@ def plan_fit(
         shortfall = smallest.total_bytes - budget
         reason = f"nothing fits {where}: {smallest.dtype} needs {_gib(shortfall)} more"
         suggestion = _suggest(smallest, min_gpus, gpus)
-        offload = None if gpu.unified_memory else offload_plan(spec, smallest.estimate, budget, cpu_ram)
+        if extras and not gpu.unified_memory:
+            offload = offload_plan(spec, smallest.estimate, budget, cpu_ram)
         if suggestion is None and offload is not None:
             suggestion = f"offload {offload.cpu_layers} of {spec.num_layers} layers to CPU memory ({offload.flag})"
-    decode = _decode(spec, chosen or smallest, gpu, offload, pcie_gb_s) if chosen or offload else None
+    decode = _decode(spec, chosen or smallest, gpu, offload) if chosen or offload else None
     return FitPlan(
         rows=tuple(rows),
         recommended=chosen.dtype if chosen else None,
@@ -384,18 +390,48 @@ def _suggest(smallest: FitRow, min_gpus: GpuSplit | None, gpus: int) -> str | No
     return None
 
 
-def _decode(
-    spec: ModelSpec, row: FitRow, gpu: Gpu, offload: Offload | None, pcie_gb_s: float | None
-) -> DecodeBound | None:
+def _decode(spec: ModelSpec, row: FitRow, gpu: Gpu, offload: Offload | None) -> DecodeBound | None:
     if gpu.bandwidth_gb_s is None:
         return None
     est = row.estimate
     kv_one = est.component("kv_cache").bytes // est.settings.batch
     if offload is None:
         return decode_bound(spec, est.format, kv_one, gpu.bandwidth_gb_s)
+    pcie_gb_s = gpu.pcie_gb_s
     if pcie_gb_s is None:
         return None
     off = frozenset(range(offload.gpu_layers, spec.num_layers))
     return decode_bound(
         spec, est.format, kv_one, gpu.bandwidth_gb_s, offloaded_layers=off, offload_bandwidth_gb_s=pcie_gb_s
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PlotSeries:
+    """Memory against context for one format: components per point, the capacity and the maximum."""
+
+    dtype: str
+    batch: int
+    capacity_bytes: int
+    max_seq_len: int | None
+    capped: bool
+    points: tuple[tuple[int, tuple[tuple[str, int], ...]], ...]
+
+
+def plot_series(spec: ModelSpec, plan: FitPlan, checkpoint: Checkpoint | None, points: int = 8) -> PlotSeries:
+    """The recommended row (else the smallest) at contexts up to a quarter past its maximum, the maximum included."""
+    row = next((r for r in plan.rows if r.dtype == plan.recommended), None) or min(
+        plan.rows, key=lambda r: r.total_bytes
+    )
+    s = row.estimate.settings
+    limit = spec.max_position_embeddings or MAX_SEQ_LEN
+    best = row.max_seq_len
+    top = s.seq_len if best is None else min(limit, max(best + best // 4, best + 1))
+    step = max(1, top // points)
+    lengths = {min(top, step * i) for i in range(1, points + 1)}
+    if best is not None:
+        lengths.add(best)
+    base = InferenceSettings(kv_dtype=s.kv_dtype, batch=s.batch, logits=s.logits, mla_cache=s.mla_cache)
+    at = _estimator(spec, base, None if row.own else row.dtype, checkpoint)
+    series = tuple((n, tuple((c.name, c.bytes) for c in at(s.batch, n).components)) for n in sorted(lengths))
+    return PlotSeries(row.dtype, s.batch, plan.usable_bytes, best, row.max_seq_len_capped, series)
