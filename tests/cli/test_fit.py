@@ -204,3 +204,14 @@ def test_detect_reads_rocm_smi_and_sysctl() -> None:
     assert cards[0].memory_bytes == 36 * GiB
     assert cards[0].usable_memory_bytes == 27 * GiB
     assert cards[0].bandwidth_gb_s == 400
+
+
+def test_estimate_gpu_carries_the_same_decode_bound() -> None:
+    """`vram estimate --gpu` reports the decode bound of the same format and context as `vram fit` does."""
+    _, out, _ = run("estimate", "llama-3.1-8b", "--gpu", "RTX 4090", "--json")
+    est = json.loads(out)
+    _, doc = fit_json("llama-3.1-8b", "--gpu", "RTX 4090")
+    assert est["gpu"]["decode_tokens_per_s_bound"] == doc["decode_tokens_per_s_bound"]
+    assert "upper bound" in est["gpu"]["decode_assumptions"]
+    _, out, _ = run("estimate", "llama-3.1-8b", "--json")
+    assert json.loads(out)["gpu"] is None

@@ -114,7 +114,13 @@ def estimate(
         from vram import __version__
         from vram.core.errors import WeightsOnlyFitError
         from vram.core.gpu import check_fit
-        from vram.core.inference import InferenceSettings, WeightsEstimate, estimate_inference, estimate_weights_only
+        from vram.core.inference import (
+            InferenceEstimate,
+            InferenceSettings,
+            WeightsEstimate,
+            estimate_inference,
+            estimate_weights_only,
+        )
         from vram.report.document import build_document, render_json
         from vram.resolve import resolve
         from vram.resolve.catalog import gpu_from_arg
@@ -144,7 +150,13 @@ def estimate(
             )
             est = estimate_inference(resolved.spec, settings, resolved.checkpoint)
         fit = check_fit(est, card) if card is not None else None
-        doc = build_document(resolved, est, fit, __version__)
+        decode = None
+        if card is not None and card.bandwidth_gb_s and isinstance(est, InferenceEstimate) and resolved.spec:
+            from vram.core.decode import decode_bound
+
+            kv_one = est.component("kv_cache").bytes // est.settings.batch
+            decode = decode_bound(resolved.spec, est.format, kv_one, card.bandwidth_gb_s)
+        doc = build_document(resolved, est, fit, __version__, decode)
 
         if json_out:
             print(render_json(doc))

@@ -67,6 +67,8 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
             verdict.append("does not fit", style="bold red")
             verdict.append(f", short by {fmt_bytes(-g.headroom_bytes, units)}")
         out.append(verdict)
+        if g.decode_tokens_per_s_bound is not None:
+            out.append(Text(f"decode: at most {g.decode_tokens_per_s_bound:,.1f} tokens/s ({g.decode_assumptions})"))
     return out
 
 
