@@ -215,3 +215,13 @@ def test_estimate_gpu_carries_the_same_decode_bound() -> None:
     assert "upper bound" in est["gpu"]["decode_assumptions"]
     _, out, _ = run("estimate", "llama-3.1-8b", "--json")
     assert json.loads(out)["gpu"] is None
+
+
+def test_a_format_that_does_not_fit_suggests_one_that_does() -> None:
+    """--dtype fp16 for Llama-2-7B on an RTX 3070 exits 1 and names the highest-precision format that fits (the
+    recommendation without --dtype), with the shortfall: 14.24 GiB against 7.78 GiB usable."""
+    code, doc = fit_json("llama-2-7b", "--gpu", "RTX 3070", "--seq-len", "2048", "--dtype", "fp16")
+    assert ExitCode.DOES_NOT_FIT == code
+    _, free = fit_json("llama-2-7b", "--gpu", "RTX 3070", "--seq-len", "2048")
+    assert doc["suggestion"] == f"--dtype {free['recommended']}"
+    assert round(doc["shortfall_bytes"] / GiB, 2) == round(14.24 - 7.78, 2)

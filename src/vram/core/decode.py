@@ -94,7 +94,7 @@ def decode_bound(
             msg = "offloaded layers need the offload link's bandwidth"
             raise ValueError(msg)
         seconds += off_w / (offload_bandwidth_gb_s * GB)
-        link = f"; {len(offloaded_layers)} offloaded layers' weights at {offload_bandwidth_gb_s:g} GB/s"
+        link = f"; {len(offloaded_layers)} offloaded layers' weights at {offload_bandwidth_gb_s:.1f} GB/s"
     moe = ", active experts only" if spec.moe is not None else ""
     assumptions = (
         f"upper bound for one sequence: weights{moe} and its KV cache read once per token at "

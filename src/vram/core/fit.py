@@ -164,6 +164,11 @@ def total_at(spec: ModelSpec, est: InferenceEstimate) -> Callable[[int, int], in
     return total
 
 
+def _native(warnings: tuple[str, ...]) -> bool:
+    """False when check_fit warned that the card lacks the format's number type (bf16, fp8)."""
+    return not any("natively" in w or "fp8 needs" in w for w in warnings)
+
+
 def _row(
     spec: ModelSpec,
     base: InferenceSettings,
@@ -188,7 +193,7 @@ def _row(
     ctx: Maximum = max_fitting(lambda n: cost(batch, n), budget, 1, limit)
     bat: Maximum = max_fitting(lambda n: cost(n, seq_len), budget, 1, MAX_BATCH)
     warnings = check_fit(est, gpu).warnings
-    native = not any("natively" in w or "fp8 needs" in w for w in warnings)
+    native = _native(warnings)
     need = per_gpu_bytes(spec, est, gpus)
     return FitRow(
         dtype=est.format.name,
@@ -357,7 +362,9 @@ def plan_fit(
     else:
         shortfall = smallest.total_bytes - budget
         reason = f"nothing fits {where}: {smallest.dtype} needs {_gib(shortfall)} more"
-        suggestion = _suggest(smallest, min_gpus, gpus)
+        if base.dtype is not None:
+            suggestion = _other_format(spec, base, gpu, gpus, checkpoint, own_name)
+        suggestion = suggestion or _suggest(smallest, min_gpus, gpus)
         if extras and not gpu.unified_memory:
             offload = offload_plan(spec, smallest.estimate, budget, cpu_ram)
         if suggestion is None and offload is not None:
@@ -381,10 +388,24 @@ def _gib(n: int) -> str:
     return f"{n / (1 << 30):,.2f} GiB"
 
 
+def _other_format(
+    spec: ModelSpec, base: InferenceSettings, gpu: Gpu, gpus: int, checkpoint: Checkpoint | None, own: str
+) -> str | None:
+    """The highest-precision other format that fits the requested setting, when ``--dtype`` named one that does not."""
+    names, _ = candidate_formats(spec, gpu)
+    names.sort(key=lambda n: -get_format(n).nominal_bits)
+    seq_len = context_length(spec, base.seq_len)
+    for name in names:
+        est = _estimator(spec, base, None if name == own else name, checkpoint)(base.batch, seq_len)
+        if _native(check_fit(est, gpu).warnings) and per_gpu_bytes(spec, est, gpus) <= gpu.usable_memory_bytes:
+            return f"--dtype {est.format.name}"
+    return None
+
+
 def _suggest(smallest: FitRow, min_gpus: GpuSplit | None, gpus: int) -> str | None:
     """The one change that makes the smallest format fit: a shorter context, else more GPUs."""
     if smallest.max_seq_len is not None:
-        return f"--dtype {smallest.dtype} --seq-len {smallest.max_seq_len:,}"
+        return f"--dtype {smallest.dtype} --seq-len {smallest.max_seq_len}"
     if min_gpus is not None and min_gpus.count > gpus:
         return f'--dtype {min_gpus.dtype} on {min_gpus.count} GPUs (layers split, device_map="auto")'
     return None
