@@ -91,8 +91,8 @@ def _gpu(e: UnknownGpuError) -> str:
 
 def _multi_gpu(e: MultiGpuError) -> str:
     return (
-        f"check one card with --gpu {e.name!r} (the whole model on one GPU); "
-        "multi-GPU splits come with tensor-parallel support (--tp)"
+        f"check one card with --gpu {e.name!r}; for a split over several, add --runtime vllm --tp N "
+        "(or --pp N): every figure is then per GPU"
     )
 
 

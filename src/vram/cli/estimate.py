@@ -18,6 +18,14 @@ class LogitsChoice(str, Enum):
     all = "all"
 
 
+class RuntimeChoice(str, Enum):
+    """Which runtime's allocations to model."""
+
+    transformers = "transformers"
+    vllm = "vllm"
+    llamacpp = "llama.cpp"
+
+
 class MlaChoice(str, Enum):
     """Which MLA KV layout to count."""
 
@@ -29,6 +37,9 @@ MAX_BATCH = 1 << 20
 """Largest --batch (1,048,576 sequences): with MAX_SEQ_LEN it keeps every byte count within int64."""
 MAX_SEQ_LEN = 1 << 24
 """Largest --seq-len (16,777,216 tokens): above the longest context any model declares (Llama 4 Scout: 10M)."""
+MAX_GPUS = 1 << 12
+"""Largest --tp / --pp (4,096): beyond any deployment, and small enough that every figure stays within int64."""
+_VLLM = "vLLM"
 
 
 def estimate(
@@ -106,29 +117,102 @@ def estimate(
     timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")
     ] = DEFAULT_TIMEOUT,
+    runtime: Annotated[
+        RuntimeChoice,
+        typer.Option(
+            "--runtime",
+            help="Whose allocations to model: transformers (one GPU, generate), vllm (vllm serve: needs --gpu) "
+            "or llama.cpp.",
+        ),
+    ] = RuntimeChoice.transformers,
+    tp: Annotated[
+        int, typer.Option("--tp", min=1, max=MAX_GPUS, help="Tensor-parallel GPUs; figures are per GPU.")
+    ] = 1,
+    pp: Annotated[
+        int, typer.Option("--pp", min=1, max=MAX_GPUS, help="Pipeline-parallel stages; figures are per GPU.")
+    ] = 1,
+    gpu_memory_utilization: Annotated[
+        float,
+        typer.Option(min=0.01, max=1.0, help="vLLM: share of the card's memory vLLM may use.", rich_help_panel=_VLLM),
+    ] = 0.9,
+    max_model_len: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_SEQ_LEN,
+            help="vLLM: longest request. Default: --seq-len, else the model's maximum.",
+            show_default=False,
+            rich_help_panel=_VLLM,
+        ),
+    ] = None,
+    max_num_seqs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_BATCH,
+            help="vLLM: requests per step. Default: 1024 on cards of 70 GiB or more (not A100), else 256.",
+            show_default=False,
+            rich_help_panel=_VLLM,
+        ),
+    ] = None,
+    max_num_batched_tokens: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=MAX_SEQ_LEN,
+            help="vLLM: tokens per step, what the profile run uses. Default: 8192 on cards of 70 GiB or more "
+            "(not A100), else 2048.",
+            show_default=False,
+            rich_help_panel=_VLLM,
+        ),
+    ] = None,
+    block_size: Annotated[
+        int, typer.Option(min=1, max=1 << 16, help="vLLM: tokens per KV-cache block.", rich_help_panel=_VLLM)
+    ] = 16,
+    enforce_eager: Annotated[
+        bool, typer.Option("--enforce-eager", help="vLLM: no CUDA graphs.", rich_help_panel=_VLLM)
+    ] = False,
     units: UnitsOpt = UnitsChoice.GiB,
     json_out: JsonOpt = False,
 ) -> None:
     """Inference memory: weights, KV cache, activations and runtime overhead, and whether it fits a GPU."""
     with guard():
         from vram import __version__
-        from vram.core.errors import WeightsOnlyFitError
+        from vram.core.errors import SettingsError, WeightsOnlyFitError
         from vram.core.gpu import check_fit
-        from vram.core.inference import (
-            InferenceEstimate,
-            InferenceSettings,
-            WeightsEstimate,
-            estimate_inference,
-            estimate_weights_only,
-        )
+        from vram.core.inference import InferenceSettings, VllmSettings, WeightsEstimate, estimate_weights_only
+        from vram.core.runtimes import estimate_runtime, runtime_fit
         from vram.report.document import build_document, render_json
         from vram.resolve import resolve
         from vram.resolve.catalog import gpu_from_arg
 
         card = gpu_from_arg(gpu) if gpu is not None else None
+        if runtime is RuntimeChoice.vllm and card is None:
+            msg = "--runtime vllm needs --gpu: vLLM gives the KV cache a share of the card's memory"
+            raise SettingsError(msg)
         resolved = resolve(model, revision=revision, token=token, offline=offline, timeout=timeout)
         est: WeightsEstimate
+        fit = None
+        vllm_given = {
+            "--gpu-memory-utilization": gpu_memory_utilization != 0.9,
+            "--max-model-len": max_model_len is not None,
+            "--max-num-seqs": max_num_seqs is not None,
+            "--max-num-batched-tokens": max_num_batched_tokens is not None,
+            "--block-size": block_size != 16,
+            "--enforce-eager": enforce_eager,
+        }
+        unused = [k for k, v in vllm_given.items() if v] if runtime is not RuntimeChoice.vllm else []
+        verb = "applies" if len(unused) == 1 else "apply"
+        notes = [f"{', '.join(unused)} {verb} only to --runtime vllm: ignored"] if unused else []
+        if runtime is RuntimeChoice.vllm and (batch != 1 or logits is not LogitsChoice.last):
+            notes.append("--batch and --logits do not apply to --runtime vllm (see --max-num-seqs): ignored")
         if resolved.spec is None:
+            if runtime is not RuntimeChoice.transformers or tp > 1 or pp > 1:
+                msg = (
+                    f"{resolved.ref!r} is a bare parameter count: --runtime, --tp and --pp need an architecture; "
+                    "pass a catalog model, a config.json or a repo id"
+                )
+                raise SettingsError(msg)
             given = {
                 "--batch": batch != 1,
                 "--seq-len": seq_len is not None,
@@ -147,13 +231,34 @@ def estimate(
                 seq_len=seq_len,
                 logits=logits.value,
                 mla_cache=mla_cache.value,
+                runtime=runtime.value,
+                tp=tp,
+                pp=pp,
+                vllm=VllmSettings(
+                    gpu_memory_utilization=gpu_memory_utilization,
+                    max_model_len=max_model_len,
+                    max_num_seqs=max_num_seqs,
+                    max_num_batched_tokens=max_num_batched_tokens,
+                    block_size=block_size,
+                    enforce_eager=enforce_eager,
+                ),
             )
-            est = estimate_inference(resolved.spec, settings, resolved.checkpoint)
-        fit = check_fit(est, card) if card is not None else None
+            full = estimate_runtime(resolved.spec, settings, resolved.checkpoint, card)
+            fit = runtime_fit(full, card) if card is not None else None
+            est = full
+        if fit is None and card is not None:
+            fit = check_fit(est, card)
         decode = None
-        if card is not None and card.bandwidth_gb_s and isinstance(est, InferenceEstimate) and resolved.spec:
+        if (
+            card is not None
+            and card.bandwidth_gb_s
+            and resolved.spec is not None
+            and runtime is RuntimeChoice.transformers
+        ):
             from vram.core.decode import decode_bound
+            from vram.core.inference import InferenceEstimate
 
+            assert isinstance(est, InferenceEstimate)
             kv_one = est.component("kv_cache").bytes // est.settings.batch
             decode = decode_bound(resolved.spec, est.format, kv_one, card.bandwidth_gb_s)
         doc = build_document(resolved, est, fit, __version__, decode)
@@ -165,7 +270,7 @@ def estimate(
 
             print_out(*estimate_table(doc, units.value))
         sys.stdout.flush()  # a closed pipe shows here, inside the guard, not at interpreter exit
-        for w in [*doc.warnings, *(fit.warnings if fit else ())]:
+        for w in [*notes, *doc.warnings, *(fit.warnings if fit else ())]:
             print(f"warning: {w}", file=sys.stderr)
         if fit is not None and not fit.fits:
             raise typer.Exit(int(ExitCode.DOES_NOT_FIT))

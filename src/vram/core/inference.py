@@ -44,6 +44,24 @@ KV_DTYPES: dict[str, tuple[int, int]] = {
 
 LogitsMode = Literal["last", "all"]
 MlaCache = Literal["latent", "expanded"]
+Runtime = Literal["transformers", "vllm", "llama.cpp"]
+"""The runtime whose allocations an estimate models (``vram estimate --runtime``)."""
+
+
+class VllmSettings(BaseModel):
+    """vLLM's engine arguments that change its memory (``vllm serve`` flags of the same names).
+
+    None means vLLM's own default, which depends on the GPU and the model (``vram.core.runtimes.vllm``).
+    """
+
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)  # vllm/config/cache.py CacheConfig default
+    max_model_len: int | None = Field(default=None, ge=1)
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    block_size: int = Field(default=16, ge=1)  # vllm/config/cache.py CacheConfig.block_size default on CUDA
+    enforce_eager: bool = False
 
 
 class InferenceSettings(BaseModel):
@@ -58,6 +76,10 @@ class InferenceSettings(BaseModel):
     logits: LogitsMode = "last"
     mla_cache: MlaCache = "latent"
     cuda_context_bytes: int = Field(default=CUDA_CONTEXT_BYTES, ge=0)
+    runtime: Runtime = "transformers"
+    tp: int = Field(default=1, ge=1, description="tensor-parallel size: GPUs each layer is split over")
+    pp: int = Field(default=1, ge=1, description="pipeline-parallel size: stages the layers are split into")
+    vllm: VllmSettings = Field(default_factory=VllmSettings)
 
 
 class ResolvedSettings(BaseModel):
@@ -81,11 +103,20 @@ class WeightsEstimate(Estimate):
     compute_dtype: str = Field(description="dtype of unconverted tensors, activations and the KV cache")
 
 
+RuntimeFact = int | float | str | bool
+
+
 class InferenceEstimate(WeightsEstimate):
-    """An inference estimate: weights, KV cache, activations, overhead."""
+    """An inference estimate: weights, KV cache, activations, overhead (per GPU when split)."""
 
     active_parameters: int
     settings: ResolvedSettings
+    runtime: Runtime = "transformers"
+    runtime_facts: dict[str, RuntimeFact] = Field(
+        default_factory=dict, description="what the runtime itself reports (vLLM: KV tokens, concurrency, ...)"
+    )
+    tp: int = 1
+    pp: int = 1
 
 
 def default_dtype(spec: ModelSpec) -> str:

@@ -82,6 +82,34 @@ class GpuDoc(_Doc):
     decode_assumptions: str | None = None
 
 
+class RuntimeDoc(_Doc):
+    """The runtime modelled and what it reports itself (null where a field does not apply to it)."""
+
+    name: Literal["transformers", "vllm", "llama.cpp"]
+    kv_cache_tokens: int | None = None
+    max_concurrency: float | None = None
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    max_num_batched_tokens: int | None = None
+    max_num_seqs: int | None = None
+    block_size: int | None = None
+    num_gpu_blocks: int | None = None
+    requested_memory_bytes: int | None = None
+    kv_cache_memory_bytes: int | None = None
+    non_kv_memory_bytes: int | None = None
+    kv_needed_bytes: int | None = None
+    fits: bool | None = None
+    enforce_eager: bool | None = None
+
+
+class ParallelDoc(_Doc):
+    """The multi-GPU split; every byte figure in the document is per GPU."""
+
+    tp: int
+    pp: int
+    per_gpu: Literal[True] = True
+
+
 class EstimateDocument(_Doc):
     """Top level of ``vram estimate --json``."""
 
@@ -95,6 +123,8 @@ class EstimateDocument(_Doc):
     total_bytes: int
     gpu: GpuDoc | None
     warnings: list[str]
+    runtime: RuntimeDoc | None = None
+    parallel: ParallelDoc | None = None
 
 
 def _component(c: Component) -> ComponentDoc:
@@ -123,7 +153,10 @@ def build_document(
             dtype=s.dtype, kv_dtype=s.kv_dtype, batch=s.batch, seq_len=s.seq_len, logits=s.logits, mla_cache=s.mla_cache
         )
         params, active = estimate.parameters, estimate.active_parameters
+        runtime: RuntimeDoc | None = RuntimeDoc(name=estimate.runtime, **estimate.runtime_facts)
+        parallel: ParallelDoc | None = ParallelDoc(tp=estimate.tp, pp=estimate.pp)
     else:
+        runtime = parallel = None
         name = estimate.format.name
         settings = SettingsDoc(dtype=name, kv_dtype=None, batch=None, seq_len=None, logits=None, mla_cache=None)
         params = active = estimate.parameters
@@ -156,6 +189,8 @@ def build_document(
         total_bytes=estimate.total_bytes,
         gpu=gpu,
         warnings=[*resolved.notes, *estimate.warnings],
+        runtime=runtime,
+        parallel=parallel,
     )
     _check_int64(doc.model_dump(mode="json"), "")
     return doc

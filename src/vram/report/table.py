@@ -33,8 +33,13 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
     if m.active_parameters != m.parameters:
         facts.append(f"{fmt_params(m.active_parameters)} active")
     facts.append(s.dtype)
-    if s.seq_len is not None:
+    rt = doc.runtime
+    if rt is not None and rt.name == "vllm":
+        facts += [f"vLLM, max-model-len {s.seq_len:,}", f"KV {s.kv_dtype}"]
+    elif s.seq_len is not None:
         facts += [f"batch {s.batch}", f"context {s.seq_len:,}", f"KV {s.kv_dtype}"]
+    if doc.parallel is not None and doc.parallel.tp * doc.parallel.pp > 1:
+        facts.append(f"TP {doc.parallel.tp} x PP {doc.parallel.pp}, per GPU")
     head.append(" · ".join(facts))
     if doc.scope == "weights_only":
         head.append("\nweights only: a parameter count has no architecture for KV cache, activations or overhead")
@@ -52,6 +57,14 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
         table.add_row(_LABELS.get(name, name), fmt_bytes(c.bytes, units), f"{c.bytes / total:.0%}", c.note)
 
     out: list[Table | Text] = [head, table]
+    if rt is not None and rt.name == "vllm" and rt.max_concurrency is not None:
+        out.append(
+            Text(
+                f"vLLM would print: GPU KV cache size: {rt.kv_cache_tokens:,} tokens; maximum concurrency for "
+                f"{rt.max_model_len:,} tokens per request: {rt.max_concurrency:.2f}x "
+                f"(max-num-batched-tokens {rt.max_num_batched_tokens:,}, max-num-seqs {rt.max_num_seqs:,})"
+            )
+        )
     if doc.gpu is not None:
         g = doc.gpu
         verdict = Text()
@@ -60,12 +73,15 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
             verdict.append(f"{g.name} ({usable}): ")
         else:
             verdict.append(f"{g.name} ({usable} usable of {fmt_bytes(g.memory_bytes, units)}): ")
+        vllm = rt is not None and rt.name == "vllm"
         if g.fits:
-            verdict.append("fits", style="bold green")
-            verdict.append(f", {fmt_bytes(g.headroom_bytes, units)} headroom")
+            verdict.append("vLLM starts" if vllm else "fits", style="bold green")
+            spare = " KV pool beyond one max-length request" if vllm else " headroom"
+            verdict.append(f", {fmt_bytes(g.headroom_bytes, units)}{spare}")
         else:
-            verdict.append("does not fit", style="bold red")
-            verdict.append(f", short by {fmt_bytes(-g.headroom_bytes, units)}")
+            verdict.append("vLLM would not start" if vllm else "does not fit", style="bold red")
+            short = " of KV pool for one max-length request" if vllm else ""
+            verdict.append(f", short by {fmt_bytes(-g.headroom_bytes, units)}{short}")
         out.append(verdict)
         if g.decode_tokens_per_s_bound is not None:
             out.append(Text(f"decode: at most {g.decode_tokens_per_s_bound:,.1f} tokens/s ({g.decode_assumptions})"))
