@@ -225,3 +225,44 @@ def test_a_format_that_does_not_fit_suggests_one_that_does() -> None:
     _, free = fit_json("llama-2-7b", "--gpu", "RTX 3070", "--seq-len", "2048")
     assert doc["suggestion"] == f"--dtype {free['recommended']}"
     assert round(doc["shortfall_bytes"] / GiB, 2) == round(14.24 - 7.78, 2)
+
+
+def _vllm(spec: ModelSpec, dtype: str, seq_len: int, tp: int = 1, pp: int = 1, gpu: str = "RTX 4090") -> bool:
+    from vram.core.runtimes import estimate_runtime
+
+    s = InferenceSettings(dtype=dtype, seq_len=seq_len, runtime="vllm", tp=tp, pp=pp)
+    return bool(estimate_runtime(spec, s, None, find_gpu(gpu)).runtime_facts["fits"])
+
+
+def test_vllm_rows_solve_max_model_len_exactly() -> None:
+    """--runtime vllm: each row's max context is the longest --max-model-len at which vLLM starts (its KV pool holds
+    one such request) and one token more it refuses, by the vLLM estimate itself; max batch is its concurrency."""
+    code, doc = fit_json("llama-3.1-8b", "--gpu", "RTX 4090", "--runtime", "vllm", "--seq-len", "32768")
+    assert ExitCode.OK == code
+    assert doc["settings"]["runtime"] == "vllm"
+    spec = _spec("llama-3.1-8b")
+    for row in doc["rows"][:3]:
+        n = row["max_seq_len"]
+        assert _vllm(spec, row["dtype"], n)
+        assert not _vllm(spec, row["dtype"], n + 1)
+    assert doc["recommended"] == "bf16"
+    assert doc["rows"][0]["max_batch"] == 1  # 40,784 tokens of pool hold one 32,768-token request
+
+
+def test_vllm_fewest_gpus_for_405b_bf16_uses_tp_then_pp() -> None:
+    """Llama-3.1-405B bf16 under vLLM on H100 SXM: at least 11 cards by hand (811.7e9 weight bytes / (0.9 x 79.11
+    GiB) = 10.6); the TP x PP layout found starts vLLM, and no layout of fewer GPUs (TP up to 8) does."""
+    code, doc = fit_json(
+        "meta-llama/Llama-3.1-405B", "--gpu", "H100 SXM", "--dtype", "bf16", "--runtime", "vllm", "--seq-len", "8192"
+    )
+    assert ExitCode.DOES_NOT_FIT == code
+    mg = doc["min_gpus"]
+    assert mg["count"] >= 11
+    assert mg["tp"] * mg["pp"] == mg["count"]
+    assert mg["tp"] > 1
+    assert "--tensor-parallel-size" in mg["layout"]
+    spec = _spec("meta-llama/Llama-3.1-405B")
+    assert _vllm(spec, "bf16", 8192, mg["tp"], mg["pp"], "H100 SXM")
+    for n in range(1, mg["count"]):
+        for tp in (t for t in range(1, 9) if n % t == 0 and spec.num_heads % t == 0 and spec.num_kv_heads % t == 0):
+            assert not _vllm(spec, "bf16", 8192, tp, n // tp, "H100 SXM")

@@ -1,6 +1,7 @@
 """``vram fit``: what fits on a GPU: best format, longest context, largest batch, fewest GPUs, offload."""
 
 import sys
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,6 +14,13 @@ from vram.resolve.hub import DEFAULT_TIMEOUT
 if TYPE_CHECKING:
     from vram.core.gpu import Gpu
     from vram.resolve.reference import Resolved
+
+
+class FitRuntime(str, Enum):
+    """The runtimes ``vram fit`` solves for (llama.cpp comes with its profile)."""
+
+    transformers = "transformers"
+    vllm = "vllm"
 
 
 def fit(
@@ -35,7 +43,25 @@ def fit(
             show_default=False,
         ),
     ] = "auto",
-    gpus: Annotated[int, typer.Option("--gpus", min=1, max=64, help="How many of these cards (layers split).")] = 1,
+    gpus: Annotated[
+        int,
+        typer.Option(
+            "--gpus",
+            min=1,
+            max=64,
+            help="How many of these cards: layers split (transformers) or TP, then TP x PP (vllm).",
+        ),
+    ] = 1,
+    runtime: Annotated[
+        FitRuntime,
+        typer.Option(
+            help="Whose memory rules: transformers (generate, device_map) or vllm (KV pool, --seq-len is "
+            "--max-model-len, default the model's maximum; max batch is vLLM's concurrency)."
+        ),
+    ] = FitRuntime.transformers,
+    gpu_memory_utilization: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="vllm: share of the card's memory vLLM may use.")
+    ] = 0.9,
     dtype: Annotated[
         str | None,
         typer.Option("--dtype", "-d", help="Judge only this weight format (`vram dtypes`).", show_default=False),
@@ -95,14 +121,25 @@ def fit(
     the fewest GPUs, an offload split and a decode-speed bound (exit 1 when no format fits)."""
     with guard():
         from vram import __version__
-        from vram.core.inference import InferenceSettings
+        from vram.core.errors import SettingsError
+        from vram.core.inference import InferenceSettings, VllmSettings
         from vram.report.fit import FitSettingsDoc, render_fit_json
 
         card = _card(gpu)
-        settings = FitSettingsDoc(runtime="transformers", batch=batch, seq_len=seq_len, kv_dtype=kv_dtype)
+        settings = FitSettingsDoc(runtime=runtime.value, batch=batch, seq_len=seq_len, kv_dtype=kv_dtype)
         base = InferenceSettings(
-            dtype=dtype, kv_dtype=kv_dtype, batch=batch, seq_len=seq_len, logits=logits.value, mla_cache=mla_cache.value
+            dtype=dtype,
+            kv_dtype=kv_dtype,
+            batch=batch,
+            seq_len=seq_len,
+            logits=logits.value,
+            mla_cache=mla_cache.value,
+            runtime=runtime.value,
+            vllm=VllmSettings(gpu_memory_utilization=gpu_memory_utilization),
         )
+        if model is None and runtime is FitRuntime.vllm:
+            msg = "the catalog scan (no MODEL) models transformers; pass a MODEL to solve for vLLM"
+            raise SettingsError(msg)
         if model is None:
             from vram.report.fit import scan_catalog
 

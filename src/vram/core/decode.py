@@ -77,17 +77,19 @@ def decode_bound(
     *,
     offloaded_layers: frozenset[int] = frozenset(),
     offload_bandwidth_gb_s: float | None = None,
+    gpus: int = 1,
 ) -> DecodeBound:
     """The ceiling on one sequence's decode tokens/s at ``kv_bytes_per_sequence`` of KV cache.
 
-    With ``offloaded_layers`` (their KV cache stays on the GPU, as accelerate keeps it), their
+    ``gpus`` > 1 is a tensor-parallel split: each GPU reads its share of every layer at the same time,
+    so their bandwidths add. With ``offloaded_layers`` (their KV cache stays on the GPU, as accelerate keeps it), their
     weights are read at ``offload_bandwidth_gb_s``.
     """
     if bandwidth_gb_s <= 0:
         msg = "bandwidth must be positive"
         raise ValueError(msg)
     gpu_w, off_w = weight_bytes_read(spec, fmt, offloaded_layers)
-    seconds = (gpu_w + kv_bytes_per_sequence) / (bandwidth_gb_s * GB)
+    seconds = (gpu_w + kv_bytes_per_sequence) / (bandwidth_gb_s * gpus * GB)
     link = ""
     if off_w:
         if not offload_bandwidth_gb_s or offload_bandwidth_gb_s <= 0:
@@ -98,7 +100,8 @@ def decode_bound(
     moe = ", active experts only" if spec.moe is not None else ""
     assumptions = (
         f"upper bound for one sequence: weights{moe} and its KV cache read once per token at "
-        f"{bandwidth_gb_s:g} GB/s peak{link}; no compute time; engines reach about 60-85% of it"
+        f"{bandwidth_gb_s:g} GB/s peak{f' on each of {gpus} GPUs (tensor parallel)' if gpus > 1 else ''}{link}; "
+        "no compute time; engines reach about 60-85% of it"
     )
     return DecodeBound(
         tokens_per_s=1 / seconds,

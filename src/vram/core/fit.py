@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from vram.core.checkpoint import Checkpoint
 from vram.core.decode import DecodeBound, decode_bound
 from vram.core.dtypes import FLOAT_BYTES, get_format
+from vram.core.errors import SettingsError
 from vram.core.gpu import Gpu, check_fit
 from vram.core.inference import (
     InferenceEstimate,
@@ -31,7 +32,9 @@ from vram.core.inference import (
     price_tensor,
 )
 from vram.core.overhead import allocator_bytes
+from vram.core.parallel import check_split
 from vram.core.params import Tensor, tensors
+from vram.core.runtimes import estimate_runtime
 from vram.core.solve import Fewest, Maximum, fewest_fitting, max_fitting
 from vram.core.spec import ModelSpec
 
@@ -41,6 +44,8 @@ MAX_BATCH = 1 << 20
 """Largest batch searched (as ``vram estimate --batch`` allows)."""
 MAX_GPUS = 64
 """Most GPUs the fewest-GPUs search tries: eight 8-GPU nodes."""
+TP_PER_NODE = 8
+"""Widest tensor-parallel split tried: the GPUs of one NVLink node (HGX/DGX boards carry eight)."""
 
 FOUR_BIT = ("awq-int4-g128", "gptq-int4-g128", "nf4", "nf4-dq")
 """The 4-bit formats transformers loads: AutoAWQ / AutoGPTQ checkpoints (group 128, their default) and
@@ -53,6 +58,7 @@ class FitRow:
 
     dtype: str
     total_bytes: int
+    need_bytes: int
     fits: bool
     max_seq_len: int | None
     max_seq_len_capped: bool
@@ -74,6 +80,7 @@ class GpuSplit:
     zero: int
     per_gpu_bytes: int
     dtype: str
+    runtime: str = "transformers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +205,7 @@ def _row(
     return FitRow(
         dtype=est.format.name,
         total_bytes=need,
+        need_bytes=need,
         fits=need <= budget,
         max_seq_len=ctx.value,
         max_seq_len_capped=ctx.capped,
@@ -297,6 +305,89 @@ def fewest_gpus(spec: ModelSpec, est: InferenceEstimate, budget: int) -> GpuSpli
     return GpuSplit(found.count, tp=1, pp=found.count, zero=0, per_gpu_bytes=found.per_gpu_bytes, dtype=est.format.name)
 
 
+def _valid(spec: ModelSpec, tp: int, pp: int) -> bool:
+    try:
+        check_split(spec, tp, pp)
+    except SettingsError:
+        return False
+    return True
+
+
+def _vllm_layouts(spec: ModelSpec, most: int = MAX_GPUS) -> Iterator[tuple[int, tuple[int, int]]]:
+    """(count, (tp, pp)) by count, the widest tensor-parallel split first: TP within an 8-GPU node, PP across
+    nodes when TP alone cannot split the model (vLLM's distributed serving guide)."""
+    for n in range(1, min(most, MAX_GPUS) + 1):
+        for tp in range(min(n, TP_PER_NODE), 0, -1):
+            if n % tp == 0 and n // tp <= spec.num_layers:
+                yield n, (tp, n // tp)
+
+
+def _vllm_estimate(
+    spec: ModelSpec, base: InferenceSettings, dtype: str | None, gpu: Gpu, layout: tuple[int, int], seq_len: int | None
+) -> InferenceEstimate:
+    s = base.model_copy(update={"dtype": dtype, "seq_len": seq_len, "tp": layout[0], "pp": layout[1]})
+    return estimate_runtime(spec, s, None, gpu)
+
+
+def _vllm_need(est: InferenceEstimate) -> int:
+    """What must fit vLLM's share of the card: everything but the KV pool, plus one max-length request's KV."""
+    f = est.runtime_facts
+    return int(f["non_kv_memory_bytes"]) + int(f["kv_needed_bytes"])
+
+
+def _vllm_budget(est: InferenceEstimate) -> int:
+    """vLLM's share of the card: usable memory x --gpu-memory-utilization."""
+    return int(est.runtime_facts["requested_memory_bytes"])
+
+
+def _vllm_row(
+    spec: ModelSpec, base: InferenceSettings, dtype: str, own: bool, gpu: Gpu, layout: tuple[int, int]
+) -> FitRow:
+    """One format under vLLM: it fits when its KV pool holds one request of the context (vLLM refuses to start
+    otherwise); the longest such context, solved over ``--max-model-len``, and how many of the requested length
+    the pool holds at once (vLLM's "maximum concurrency", rounded down)."""
+    name = None if own else dtype
+    est = _vllm_estimate(spec, base, name, gpu, layout, base.seq_len)
+    budget = _vllm_budget(est)
+    limit = spec.max_position_embeddings or MAX_SEQ_LEN
+    ctx = max_fitting(lambda n: _vllm_need(_vllm_estimate(spec, base, name, gpu, layout, n)), budget, 1, limit)
+    fits = bool(est.runtime_facts["fits"])
+    concurrency = int(float(est.runtime_facts["max_concurrency"]))
+    warnings = check_fit(est, gpu).warnings
+    return FitRow(
+        dtype=est.format.name,
+        total_bytes=est.total_bytes,
+        need_bytes=_vllm_need(est),
+        fits=fits,
+        max_seq_len=ctx.value,
+        max_seq_len_capped=ctx.capped,
+        max_batch=concurrency if fits and concurrency >= 1 else None,
+        max_batch_capped=False,
+        native=_native(warnings),
+        warnings=warnings,
+        estimate=est,
+        own=own,
+    )
+
+
+def _fewest_vllm(spec: ModelSpec, base: InferenceSettings, dtype: str, gpu: Gpu) -> GpuSplit | None:
+    """The fewest GPUs on which vLLM starts with one request of the context, TP first, then TP x PP."""
+
+    def need(layout: object) -> int | None:
+        assert isinstance(layout, tuple)
+        tp, pp = layout
+        if not _valid(spec, tp, pp):
+            return None
+        return _vllm_need(_vllm_estimate(spec, base, dtype, gpu, (tp, pp), base.seq_len))
+
+    budget = _vllm_budget(_vllm_estimate(spec, base, dtype, gpu, (1, 1), base.seq_len))
+    found = fewest_fitting(_vllm_layouts(spec), need, budget)
+    if found.count is None or found.per_gpu_bytes is None or not isinstance(found.layout, tuple):
+        return None
+    tp, pp = found.layout
+    return GpuSplit(found.count, tp=tp, pp=pp, zero=0, per_gpu_bytes=found.per_gpu_bytes, dtype=dtype, runtime="vllm")
+
+
 def offload_plan(spec: ModelSpec, est: InferenceEstimate, budget: int, cpu_ram: int | None) -> Offload | None:
     """The most decoder layers that stay on one GPU with the rest in CPU memory, or None when even none do.
 
@@ -336,40 +427,54 @@ def plan_fit(
 
     ``extras`` False skips the fewest-GPUs search and the offload plan (a scan of the whole catalog).
     """
-    budget = gpu.usable_memory_bytes
     own = default_dtype(spec)
     names, skipped = candidate_formats(spec, gpu)
     if base.dtype is not None:
         names = [get_format(base.dtype).name]
     own_name = get_format(own).name
-
-    rows = [_row(spec, base, n, n == own_name, checkpoint, gpu, gpus) for n in names]
+    vllm = base.runtime == "vllm"
+    layout = (1, 1)
+    if vllm:
+        layout = next((lay for n, lay in _vllm_layouts(spec, gpus) if n == gpus and _valid(spec, *lay)), (gpus, 1))
+        rows = [_vllm_row(spec, base, n, n == own_name, gpu, layout) for n in names]
+        budget = _vllm_budget(rows[0].estimate)
+    else:
+        budget = gpu.usable_memory_bytes
+        rows = [_row(spec, base, n, n == own_name, checkpoint, gpu, gpus) for n in names]
     rows.sort(key=lambda r: (-r.estimate.format.nominal_bits, -r.total_bytes))
     chosen = next((r for r in rows if r.fits and r.native), None)
-    smallest = min(rows, key=lambda r: r.total_bytes)
+    smallest = min(rows, key=lambda r: r.need_bytes)
     s = smallest.estimate.settings
-    where = f"{s.seq_len:,} tokens x batch {s.batch}" + (f" on {gpus} GPUs" if gpus > 1 else "")
+    if vllm:
+        where = f"one {s.seq_len:,}-token request in vLLM's KV pool" + (
+            f" (TP {layout[0]} x PP {layout[1]})" if gpus > 1 else ""
+        )
+    else:
+        where = f"{s.seq_len:,} tokens x batch {s.batch}" + (f" on {gpus} GPUs" if gpus > 1 else "")
     shortfall = 0
     suggestion = None
-    min_gpus = fewest_gpus(spec, (chosen or smallest).estimate, budget) if extras else None
+    min_gpus = None
+    if extras:
+        target = (chosen or smallest).estimate
+        min_gpus = _fewest_vllm(spec, base, target.format.name, gpu) if vllm else fewest_gpus(spec, target, budget)
     offload = None
     if chosen is not None:
         above = [r for r in rows if rows.index(r) < rows.index(chosen) and r.native]
         reason = f"{chosen.dtype}: the highest precision that fits {where}"
         if above:
             nxt = above[-1]
-            reason += f"; {nxt.dtype} needs {_gib(nxt.total_bytes - budget)} more"
+            reason += f"; {nxt.dtype} needs {_gib(nxt.need_bytes - budget)} more"
     else:
-        shortfall = smallest.total_bytes - budget
+        shortfall = smallest.need_bytes - budget
         reason = f"nothing fits {where}: {smallest.dtype} needs {_gib(shortfall)} more"
-        if base.dtype is not None:
+        if base.dtype is not None and not vllm:
             suggestion = _other_format(spec, base, gpu, gpus, checkpoint, own_name)
         suggestion = suggestion or _suggest(smallest, min_gpus, gpus)
-        if extras and not gpu.unified_memory:
+        if extras and not gpu.unified_memory and not vllm:
             offload = offload_plan(spec, smallest.estimate, budget, cpu_ram)
         if suggestion is None and offload is not None:
             suggestion = f"offload {offload.cpu_layers} of {spec.num_layers} layers to CPU memory ({offload.flag})"
-    decode = _decode(spec, chosen or smallest, gpu, offload) if chosen or offload else None
+    decode = _decode(spec, chosen or smallest, gpu, offload, layout[0]) if chosen or offload else None
     return FitPlan(
         rows=tuple(rows),
         recommended=chosen.dtype if chosen else None,
@@ -407,17 +512,23 @@ def _suggest(smallest: FitRow, min_gpus: GpuSplit | None, gpus: int) -> str | No
     if smallest.max_seq_len is not None:
         return f"--dtype {smallest.dtype} --seq-len {smallest.max_seq_len}"
     if min_gpus is not None and min_gpus.count > gpus:
-        return f'--dtype {min_gpus.dtype} on {min_gpus.count} GPUs (layers split, device_map="auto")'
+        how = (
+            f"--tp {min_gpus.tp} --pp {min_gpus.pp}"
+            if min_gpus.runtime == "vllm"
+            else 'layers split, device_map="auto"'
+        )
+        return f"--dtype {min_gpus.dtype} on {min_gpus.count} GPUs ({how})"
     return None
 
 
-def _decode(spec: ModelSpec, row: FitRow, gpu: Gpu, offload: Offload | None) -> DecodeBound | None:
+def _decode(spec: ModelSpec, row: FitRow, gpu: Gpu, offload: Offload | None, tp: int = 1) -> DecodeBound | None:
     if gpu.bandwidth_gb_s is None:
         return None
     est = row.estimate
-    kv_one = est.component("kv_cache").bytes // est.settings.batch
+    s = est.settings
+    kv_one = kv_cache(spec, s.kv_dtype, 1, s.seq_len, s.mla_cache).bytes
     if offload is None:
-        return decode_bound(spec, est.format, kv_one, gpu.bandwidth_gb_s)
+        return decode_bound(spec, est.format, kv_one, gpu.bandwidth_gb_s, gpus=tp)
     pcie_gb_s = gpu.pcie_gb_s
     if pcie_gb_s is None:
         return None

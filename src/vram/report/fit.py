@@ -38,7 +38,7 @@ class FitGpuDoc(_Doc):
 class FitSettingsDoc(_Doc):
     """The setting every row is judged at (context and batch), and the runtime modelled."""
 
-    runtime: Literal["transformers"]
+    runtime: Literal["transformers", "vllm"]
     batch: int
     seq_len: int | None
     kv_dtype: str | None
@@ -167,7 +167,12 @@ def build_fit_document(
     m = plan.min_gpus
     min_gpus = None
     if m is not None:
-        layout = "one GPU" if m.count == 1 else f'{m.count} GPUs, consecutive layers on each (device_map="auto")'
+        if m.runtime == "vllm":
+            layout = f"TP {m.tp} x PP {m.pp} (vllm serve --tensor-parallel-size {m.tp} --pipeline-parallel-size {m.pp})"
+        elif m.count == 1:
+            layout = "one GPU"
+        else:
+            layout = f'{m.count} GPUs, consecutive layers on each (device_map="auto")'
         min_gpus = MinGpusDoc(
             count=m.count, tp=m.tp, pp=m.pp, zero=m.zero, per_gpu_bytes=m.per_gpu_bytes, dtype=m.dtype, layout=layout
         )
