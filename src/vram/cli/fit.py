@@ -162,7 +162,12 @@ def fit(
             from vram.report.table import fit_tables, print_out
 
             print_out(*fit_tables(doc, units.value))
-            if plot and plan is not None:
+            if plot and runtime is FitRuntime.vllm:
+                print(
+                    "note: --plot draws the transformers runtime; vLLM's footprint is its share of the card",
+                    file=sys.stderr,
+                )
+            elif plot and plan is not None:
                 from vram.core.fit import plot_series
                 from vram.report.plot import context_plot
 

@@ -1,8 +1,8 @@
 """What fits on a GPU: every weight format with its maxima, the recommended one, fewest GPUs, offload.
 
-Pure: a spec, the requested inference settings and a card in, a FitPlan out. Every figure is an
-``estimate_inference`` total (or a split of its parts across GPUs or into CPU memory), solved
-exactly by ``vram.core.solve``.
+Pure: a spec, the requested inference settings and a card in, a FitPlan out. Every figure is the
+runtime's own estimate (``estimate_inference`` for transformers, or a split of its parts across
+GPUs or into CPU memory; ``estimate_vllm`` for vLLM), solved exactly by ``vram.core.solve``.
 
 Multi-GPU and offload under transformers follow accelerate's ``device_map="auto"``
 (accelerate/utils/modeling.py ``infer_auto_device_map``): whole decoder layers are placed on
