@@ -266,3 +266,13 @@ def test_vllm_fewest_gpus_for_405b_bf16_uses_tp_then_pp() -> None:
     for n in range(1, mg["count"]):
         for tp in (t for t in range(1, 9) if n % t == 0 and spec.num_heads % t == 0 and spec.num_kv_heads % t == 0):
             assert not _vllm(spec, "bf16", 8192, tp, n // tp, "H100 SXM")
+
+
+def test_gpu_auto_uses_every_card_like_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--gpu auto on a machine with two RTX 3070s judges the model on both (the layer split), unless --gpus says."""
+    out = "NVIDIA GeForce RTX 3070, 8192\nNVIDIA GeForce RTX 3070, 8192\n"
+    monkeypatch.setattr(local_gpus.detect, "__defaults__", (lambda cmd: out if cmd[0] == "nvidia-smi" else None,))
+    _, doc = fit_json("llama-2-7b", "--gpu", "auto", "--seq-len", "2048")
+    assert (doc["gpu"]["name"], doc["gpu"]["count"]) == ("RTX 3070", 2)
+    _, one = fit_json("llama-2-7b", "--gpu", "auto", "--gpus", "1", "--seq-len", "2048")
+    assert one["gpu"]["count"] == 1

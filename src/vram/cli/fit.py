@@ -44,14 +44,16 @@ def fit(
         ),
     ] = "auto",
     gpus: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--gpus",
             min=1,
             max=64,
-            help="How many of these cards: layers split (transformers) or TP, then TP x PP (vllm).",
+            help="How many of these cards: layers split (transformers) or TP, then TP x PP (vllm). Default: 1, "
+            "or with --gpu auto the number of cards like the first.",
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
     runtime: Annotated[
         FitRuntime,
         typer.Option(
@@ -125,7 +127,8 @@ def fit(
         from vram.core.inference import InferenceSettings, VllmSettings
         from vram.report.fit import FitSettingsDoc, render_fit_json
 
-        card = _card(gpu)
+        card, found = _card(gpu)
+        count = gpus or found
         settings = FitSettingsDoc(runtime=runtime.value, batch=batch, seq_len=seq_len, kv_dtype=kv_dtype)
         base = InferenceSettings(
             dtype=dtype,
@@ -143,7 +146,7 @@ def fit(
         if model is None:
             from vram.report.fit import scan_catalog
 
-            doc = scan_catalog(card, gpus, base, settings, family, min_context, __version__)
+            doc = scan_catalog(card, count, base, settings, family, min_context, __version__)
             plan = None
         else:
             from vram.core.fit import plan_fit
@@ -153,8 +156,8 @@ def fit(
             resolved = _resolve(model, revision, token, offline, timeout)
             assert resolved.spec is not None
             ram = capacity_bytes(cpu_ram, "--cpu-ram") if cpu_ram is not None else None
-            plan = plan_fit(resolved.spec, base, card, gpus=gpus, checkpoint=resolved.checkpoint, cpu_ram=ram)
-            doc = build_fit_document(resolved, plan, card, gpus, settings, __version__)
+            plan = plan_fit(resolved.spec, base, card, gpus=count, checkpoint=resolved.checkpoint, cpu_ram=ram)
+            doc = build_fit_document(resolved, plan, card, count, settings, __version__)
 
         if json_out:
             print(render_fit_json(doc))
@@ -180,15 +183,16 @@ def fit(
             raise typer.Exit(int(ExitCode.DOES_NOT_FIT))
 
 
-def _card(text: str) -> "Gpu":
-    """The card --gpu names, or this machine's first with ``auto``."""
+def _card(text: str) -> "tuple[Gpu, int]":
+    """The card --gpu names (one), or with ``auto`` this machine's first card and how many it has like it."""
     from vram.resolve.catalog import gpu_from_arg
 
     if text.strip().lower() != "auto":
-        return gpu_from_arg(text)
+        return gpu_from_arg(text), 1
     from vram.resolve.local_gpus import detect
 
-    return detect()[0]
+    cards = detect()
+    return cards[0], sum(c == cards[0] for c in cards)
 
 
 def _resolve(model: str, revision: str | None, token: str | None, offline: bool, timeout: float) -> "Resolved":
