@@ -276,3 +276,16 @@ def test_gpu_auto_uses_every_card_like_the_first(monkeypatch: pytest.MonkeyPatch
     assert (doc["gpu"]["name"], doc["gpu"]["count"]) == ("RTX 3070", 2)
     _, one = fit_json("llama-2-7b", "--gpu", "auto", "--gpus", "1", "--seq-len", "2048")
     assert one["gpu"]["count"] == 1
+
+
+def test_a_card_without_bf16_recommends_a_format_it_runs() -> None:
+    """On a T4 (Turing: no bf16) Llama-3.1-8B's bf16 row is marked not native and 16-bit runs as fp16; a quantized
+    format is recommended, since its fp16 compute costs the same bytes as bf16."""
+    code, doc = fit_json("llama-3.1-8b", "--gpu", "T4")
+    assert ExitCode.OK == code
+    rows = {r["dtype"]: r for r in doc["rows"]}
+    assert not rows["bf16"]["native"]
+    assert rows["fp16"]["native"]
+    assert rows["nf4"]["native"]
+    assert doc["recommended"] == "bnb-int8"
+    assert any("bf16 needs NVIDIA Ampere" in n for n in doc["notes"])

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from vram.core.checkpoint import Checkpoint
 from vram.core.decode import DecodeBound, decode_bound
-from vram.core.dtypes import FLOAT_BYTES, get_format
+from vram.core.dtypes import FLOAT_BYTES, Format, get_format
 from vram.core.errors import SettingsError
 from vram.core.gpu import Gpu, check_fit
 from vram.core.inference import (
@@ -171,9 +171,13 @@ def total_at(spec: ModelSpec, est: InferenceEstimate) -> Callable[[int, int], in
     return total
 
 
-def _native(warnings: tuple[str, ...]) -> bool:
-    """False when check_fit warned that the card lacks the format's number type (bf16, fp8)."""
-    return not any("natively" in w or "fp8 needs" in w for w in warnings)
+def _native(fmt: Format, gpu: Gpu) -> bool:
+    """Whether the card runs the weight format's number type (bf16 on Ampere+, fp8 on Ada/Hopper/CDNA3).
+
+    Judged on the stored format only: a quantized format's compute dtype can be fp16 or bf16 at the same
+    bytes (bitsandbytes' ``bnb_4bit_compute_dtype``), so it never makes a row non-native.
+    """
+    return fmt.needs is None or bool(getattr(gpu, fmt.needs))
 
 
 def _row(
@@ -200,7 +204,7 @@ def _row(
     ctx: Maximum = max_fitting(lambda n: cost(batch, n), budget, 1, limit)
     bat: Maximum = max_fitting(lambda n: cost(n, seq_len), budget, 1, MAX_BATCH)
     warnings = check_fit(est, gpu).warnings
-    native = _native(warnings)
+    native = _native(est.format, gpu)
     need = per_gpu_bytes(spec, est, gpus)
     return FitRow(
         dtype=est.format.name,
@@ -363,7 +367,7 @@ def _vllm_row(
         max_seq_len_capped=ctx.capped,
         max_batch=concurrency if fits and concurrency >= 1 else None,
         max_batch_capped=False,
-        native=_native(warnings),
+        native=_native(est.format, gpu),
         warnings=warnings,
         estimate=est,
         own=own,
@@ -442,8 +446,8 @@ def plan_fit(
         budget = gpu.usable_memory_bytes
         rows = [_row(spec, base, n, n == own_name, checkpoint, gpu, gpus) for n in names]
     rows.sort(key=lambda r: (-r.estimate.format.nominal_bits, -r.total_bytes))
-    chosen = next((r for r in rows if r.fits and r.native), None)
-    smallest = min(rows, key=lambda r: r.need_bytes)
+    chosen = next((r for r in rows if r.fits and r.native), None) or next((r for r in rows if r.fits), None)
+    smallest = min([r for r in rows if r.native] or rows, key=lambda r: r.need_bytes)
     s = smallest.estimate.settings
     if vllm:
         where = f"one {s.seq_len:,}-token request in vLLM's KV pool" + (
@@ -461,6 +465,8 @@ def plan_fit(
     if chosen is not None:
         above = [r for r in rows if rows.index(r) < rows.index(chosen) and r.native]
         reason = f"{chosen.dtype}: the highest precision that fits {where}"
+        if not chosen.native:
+            reason += f", though {gpu.name} ({gpu.architecture}) has no native {chosen.estimate.format.needs} kernels"
         if above:
             nxt = above[-1]
             reason += f"; {nxt.dtype} needs {_gib(nxt.need_bytes - budget)} more"
@@ -502,7 +508,7 @@ def _other_format(
     seq_len = context_length(spec, base.seq_len)
     for name in names:
         est = _estimator(spec, base, None if name == own else name, checkpoint)(base.batch, seq_len)
-        if _native(check_fit(est, gpu).warnings) and per_gpu_bytes(spec, est, gpus) <= gpu.usable_memory_bytes:
+        if _native(est.format, gpu) and per_gpu_bytes(spec, est, gpus) <= gpu.usable_memory_bytes:
             return f"--dtype {est.format.name}"
     return None
 
