@@ -289,3 +289,17 @@ def test_a_card_without_bf16_recommends_a_format_it_runs() -> None:
     assert rows["nf4"]["native"]
     assert doc["recommended"] == "bnb-int8"
     assert any("bf16 needs NVIDIA Ampere" in n for n in doc["notes"])
+
+
+def test_count_prefix_and_cpu_ram_limit() -> None:
+    """--gpu "2x RTX 3070" is two cards (as --gpus 2); --cpu-ram below the offloaded layers' weights gives no
+    offload plan (Llama-2-7B fp16 on a 4 GB card leaves about 12 GiB of layers for the CPU)."""
+    _, doc = fit_json("llama-2-7b", "--gpu", "2x RTX 3070", "--seq-len", "2048")
+    assert doc["gpu"]["count"] == 2
+    args = ["llama-2-7b", "--gpu", "GTX 960 4GB", "--dtype", "fp16", "--seq-len", "1024"]
+    code, small = fit_json(*args, "--cpu-ram", "4GiB")
+    assert ExitCode.DOES_NOT_FIT == code
+    assert small["offload"] is None
+    _, big = fit_json(*args, "--cpu-ram", "64GiB")
+    assert big["offload"]["cpu_bytes"] <= 64 * GiB
+    assert big["offload"]["cpu_bytes"] > 4 * GiB

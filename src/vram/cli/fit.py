@@ -188,7 +188,13 @@ def _card(text: str) -> "tuple[Gpu, int]":
     from vram.resolve.catalog import gpu_from_arg
 
     if text.strip().lower() != "auto":
-        return gpu_from_arg(text), 1
+        from vram.core.errors import MultiGpuError
+        from vram.resolve.catalog import find_gpu
+
+        try:
+            return gpu_from_arg(text), 1
+        except MultiGpuError as e:  # "4x H100 SXM": four of that card, as --gpus 4 says
+            return find_gpu(e.name), e.count
     from vram.resolve.local_gpus import detect
 
     cards = detect()

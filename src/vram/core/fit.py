@@ -43,9 +43,11 @@ MAX_SEQ_LEN = 1 << 24
 MAX_BATCH = 1 << 20
 """Largest batch searched (as ``vram estimate --batch`` allows)."""
 MAX_GPUS = 64
-"""Most GPUs the fewest-GPUs search tries: eight 8-GPU nodes."""
+"""Most GPUs the fewest-GPUs search tries: eight 8-GPU nodes (a search bound, not a hardware limit)."""
 TP_PER_NODE = 8
-"""Widest tensor-parallel split tried: the GPUs of one NVLink node (HGX/DGX boards carry eight)."""
+"""Widest tensor-parallel split tried: the GPUs of one NVLink node (DGX/HGX H100 and H200 boards carry eight,
+https://www.nvidia.com/en-us/data-center/dgx-h100/); across nodes vLLM's guide sets the pipeline size to the
+node count (https://docs.vllm.ai/en/latest/serving/distributed_serving.html)."""
 
 FOUR_BIT = ("awq-int4-g128", "gptq-int4-g128", "nf4", "nf4-dq")
 """The 4-bit formats transformers loads: AutoAWQ / AutoGPTQ checkpoints (group 128, their default) and

@@ -24,11 +24,12 @@ from vram.core.units import MiB
 from vram.resolve.catalog import find_gpu
 
 TIMEOUT_S = 5.0
-"""Seconds to wait for a vendor tool; a hung driver must not hang vram."""
+"""Seconds to wait for a vendor tool: a design bound, not a measured figure; a hung driver must not hang vram."""
 DRIVER_RESERVE = 768 * MiB
 """What the driver keeps from a card's total, as the GPU catalog approximates it where no CUDA total is public."""
 APPLE_WIRED_SHARE = 0.75
-"""Share of unified memory macOS lets the GPU wire by default (recommendedMaxWorkingSetSize), as in the catalog."""
+"""Share of unified memory macOS lets the GPU wire by default (recommendedMaxWorkingSetSize), as the catalog's Apple
+entries take it (https://github.com/gpustack/gpustack/issues/1375)."""
 
 Runner = Callable[[list[str]], str | None]
 
