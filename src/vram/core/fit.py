@@ -266,7 +266,9 @@ def _on_first(t: Tensor) -> bool:
 
 
 def _split(parts: _Layers, n: int) -> int:
-    """Most loaded GPU when ``n`` GPUs hold consecutive, equally many layers (accelerate's balanced map)."""
+    """Most loaded GPU when ``n`` GPUs hold consecutive, equally many layers (what accelerate's "balanced" map
+    aims for on equal cards). Each GPU is charged its own CUDA context and the whole activation peak: an upper
+    bound, since the logits part of that peak lives on the last GPU only."""
     count = len(parts.layers)
     worst = 0
     start = 0
