@@ -65,6 +65,7 @@ QUANTITIES: dict[str, Callable[[Doc], float]] = {
     "model_states": _states,
     # inference
     "weights": _component("weights"),
+    "cpu_weights": lambda d: d["components"]["weights"]["details"]["cpu_bytes"],  # llama.cpp's host weights
     "kv_cache_bytes": _component("kv_cache"),
     "activation_peak": _component("activations"),
     "kv_cache_tokens": _runtime("kv_cache_tokens"),

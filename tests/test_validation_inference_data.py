@@ -22,6 +22,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "validation" / "inferen
 
 QUANTITIES = {
     "weights",
+    "cpu_weights",
     "kv_cache_bytes",
     "kv_cache_tokens",
     "max_concurrency",
@@ -66,7 +67,7 @@ VALUE_OPTIONS = {
     "--parallel",
 }
 """`vram estimate` options that take a value, by their long names (existing ones and those of the runtime work)."""
-FLAG_OPTIONS = {"--enforce-eager", "--offline"}
+FLAG_OPTIONS = {"--enforce-eager", "--flashinfer-sampler", "--offline"}
 INT_OPTIONS = {
     "--batch",
     "--seq-len",

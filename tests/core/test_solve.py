@@ -63,7 +63,7 @@ def test_staircase_and_max_costs_are_exact(base: int, slope: int, step: int, kin
         assert cost(got.value) <= budget
     else:
         assert cost(got.value) <= budget < cost(got.value + 1)
-        assert got.evaluations <= 2 * 21 + 2
+        assert got.evaluations <= 3 * 21 + 2  # the bracket halves at least every two steps
 
 
 def test_fewest_fitting_with_a_simple_per_gpu_model() -> None:

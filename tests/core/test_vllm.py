@@ -32,7 +32,7 @@ def _spec(name: str) -> ModelSpec:
 
 
 def _vllm(name: str, gpu: Gpu = H100_LOGGED, **kw: object) -> InferenceEstimate:
-    vllm = VllmSettings(max_model_len=16000, **{k: v for k, v in kw.items() if k in VllmSettings.model_fields})
+    vllm = VllmSettings(**{"max_model_len": 16000, **{k: v for k, v in kw.items() if k in VllmSettings.model_fields}})
     rest = {k: v for k, v in kw.items() if k not in VllmSettings.model_fields}
     return estimate_runtime(_spec(name), InferenceSettings(runtime="vllm", vllm=vllm, **rest), None, gpu)  # type: ignore[arg-type]
 
@@ -188,3 +188,53 @@ def test_fewer_seqs_shrink_the_sampler_peak() -> None:
     """max-num-seqs 256 leaves the sampler 256 rows: 256 x 128,256 logits x 38 B, beside 8,192 x 4,096 bf16 states."""
     e = _vllm("meta-llama/Llama-3.1-8B", max_num_seqs=256)
     assert e.component("activations").bytes == 256 * 128_256 * 38 + 8192 * 4096 * 2
+
+
+def test_vision_wrapper_loads_the_text_configs_untied_head() -> None:
+    """Mistral-Small-3.x on vLLM: 44.76 GiB of weights as logged (llm-d results page, Mistral-Small-3.2 section).
+
+    vLLM builds the language model from text_config (MistralConfig: untied), so it holds the lm_head the
+    wrapper's transformers-5 default would tie: 23,340,272,640 + 131,072 x 5,120 = 24,011,361,280
+    parameters x 2 B = 44.72 GiB, plus the 131,072 x 128 x 2 B rotary cache (0.03 GiB).
+    """
+    e = _vllm(
+        "mistralai/Mistral-Small-3.1-24B-Instruct-2503",
+        gpu=gpu_from_arg("79.19GiB"),
+        gpu_memory_utilization=0.95,
+        block_size=128,
+        max_num_batched_tokens=8192,
+    )
+    assert round(_gib(e, "weights"), 2) == 44.76
+    assert _spec("mistralai/Mistral-Small-3.1-24B-Instruct-2503").tie_word_embeddings  # transformers' view unchanged
+
+
+@pytest.mark.parametrize(
+    ("tp", "utilization", "logged"),
+    [(1, 0.25, 5.01), (1, 0.5, 24.83), (2, 0.25, 12.02), (2, 0.5, 31.83)],
+)
+def test_flashinfer_sampler_pool_of_vllm_0_10_on_a100(tp: int, utilization: float, logged: float) -> None:
+    """Qwen2-7B on A100 80GB under vLLM 0.10.1.1 (FlashInfer sampling): the logged KV pool within 5%.
+
+    dennislee22/vLLM-benchmarking log/vllm-7B-*.log: "Using FlashInfer for top-p & top-k sampling", "Available KV
+    cache memory", max_num_batched_tokens 2048, max_model_len 16384; the A100 keeps the 256-sequence default, so
+    the peak is 256 rows x 152,064 logits x 14 B beside 2,048 x 3,584 bf16 hidden states.
+    """
+    e = _vllm(
+        "Qwen/Qwen2.5-7B",
+        gpu=find_gpu("A100 80GB SXM"),
+        gpu_memory_utilization=utilization,
+        max_model_len=16384,
+        max_num_batched_tokens=2048,
+        tp=tp,
+        flashinfer_sampler=True,
+    )
+    assert e.component("activations").bytes == 256 * 152_064 * 14 + 2048 * 3584 * 2
+    assert int(e.runtime_facts["kv_cache_memory_bytes"]) / GIB == pytest.approx(logged, rel=0.05)
+    assert not any("FlashInfer" in w for w in e.warnings)
+
+
+def test_sort_sampler_names_the_flashinfer_alternative() -> None:
+    """Without --flashinfer-sampler a warning gives FlashInfer's peak: 1,024 x 128,256 x 14 B + 8,192 x 4,096 x 2 B."""
+    e = _vllm("meta-llama/Llama-3.1-8B")
+    fi = (1024 * 128_256 * 14 + 8192 * 4096 * 2) / GIB
+    assert any(f"peaks at {fi:.2f} GiB" in w for w in e.warnings)

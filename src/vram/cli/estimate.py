@@ -40,6 +40,7 @@ MAX_SEQ_LEN = 1 << 24
 MAX_GPUS = 1 << 12
 """Largest --tp / --pp (4,096): beyond any deployment, and small enough that every figure stays within int64."""
 _VLLM = "vLLM"
+_LLAMACPP = "llama.cpp"
 
 
 def estimate(
@@ -68,9 +69,11 @@ def estimate(
         typer.Option(
             "--seq-len",
             "-s",
+            "--ctx-size",
             min=1,
             max=MAX_SEQ_LEN,
-            help="Context length in tokens (prompt + generated). Default: 4096, capped by the model's maximum.",
+            help="Context length in tokens (prompt + generated; llama.cpp's --ctx-size). Default: 4096, capped by "
+            "the model's maximum.",
             show_default=False,
         ),
     ] = None,
@@ -172,6 +175,46 @@ def estimate(
     enforce_eager: Annotated[
         bool, typer.Option("--enforce-eager", help="vLLM: no CUDA graphs.", rich_help_panel=_VLLM)
     ] = False,
+    flashinfer_sampler: Annotated[
+        bool,
+        typer.Option(
+            "--flashinfer-sampler",
+            help="vLLM: top-k/top-p sampling by FlashInfer (VLLM_USE_FLASHINFER_SAMPLER=1; vLLM's default up to "
+            "0.11.0, and again in later releases): a smaller profile peak.",
+            rich_help_panel=_VLLM,
+        ),
+    ] = False,
+    n_gpu_layers: Annotated[
+        int,
+        typer.Option(
+            "--n-gpu-layers",
+            "-ngl",
+            help="llama.cpp: layer slots on the GPU, the output layer first, then the last layers; -1 or more "
+            "than the model has: all.",
+            rich_help_panel=_LLAMACPP,
+        ),
+    ] = -1,
+    ubatch_size: Annotated[
+        int,
+        typer.Option(min=1, max=MAX_SEQ_LEN, help="llama.cpp: micro-batch tokens.", rich_help_panel=_LLAMACPP),
+    ] = 512,
+    cache_type_k: Annotated[
+        str | None,
+        typer.Option(
+            help="llama.cpp: K cache type (f16, bf16, f32, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1). Default: "
+            "--kv-dtype, else f16.",
+            show_default=False,
+            rich_help_panel=_LLAMACPP,
+        ),
+    ] = None,
+    cache_type_v: Annotated[
+        str | None,
+        typer.Option(help="llama.cpp: V cache type, as --cache-type-k.", show_default=False, rich_help_panel=_LLAMACPP),
+    ] = None,
+    parallel: Annotated[
+        int,
+        typer.Option(min=1, max=MAX_BATCH, help="llama.cpp: sequences sharing --ctx-size.", rich_help_panel=_LLAMACPP),
+    ] = 1,
     units: UnitsOpt = UnitsChoice.GiB,
     json_out: JsonOpt = False,
 ) -> None:
@@ -180,7 +223,13 @@ def estimate(
         from vram import __version__
         from vram.core.errors import SettingsError, WeightsOnlyFitError
         from vram.core.gpu import check_fit
-        from vram.core.inference import InferenceSettings, VllmSettings, WeightsEstimate, estimate_weights_only
+        from vram.core.inference import (
+            InferenceSettings,
+            LlamaCppSettings,
+            VllmSettings,
+            WeightsEstimate,
+            estimate_weights_only,
+        )
         from vram.core.runtimes import estimate_runtime, runtime_fit
         from vram.report.document import build_document, render_json
         from vram.resolve import resolve
@@ -200,12 +249,28 @@ def estimate(
             "--max-num-batched-tokens": max_num_batched_tokens is not None,
             "--block-size": block_size != 16,
             "--enforce-eager": enforce_eager,
+            "--flashinfer-sampler": flashinfer_sampler,
         }
         unused = [k for k, v in vllm_given.items() if v] if runtime is not RuntimeChoice.vllm else []
         verb = "applies" if len(unused) == 1 else "apply"
         notes = [f"{', '.join(unused)} {verb} only to --runtime vllm: ignored"] if unused else []
         if runtime is RuntimeChoice.vllm and (batch != 1 or logits is not LogitsChoice.last):
             notes.append("--batch and --logits do not apply to --runtime vllm (see --max-num-seqs): ignored")
+        llama_given = {
+            "--n-gpu-layers": n_gpu_layers != -1,
+            "--ubatch-size": ubatch_size != 512,
+            "--cache-type-k": cache_type_k is not None,
+            "--cache-type-v": cache_type_v is not None,
+            "--parallel": parallel != 1,
+        }
+        unused = [k for k, v in llama_given.items() if v] if runtime is not RuntimeChoice.llamacpp else []
+        if unused:
+            notes.append(
+                f"{', '.join(unused)} {'applies' if len(unused) == 1 else 'apply'} only to --runtime llama.cpp: ignored"
+            )
+        if runtime is RuntimeChoice.llamacpp and (batch != 1 or logits is not LogitsChoice.last):
+            notes.append("--batch and --logits do not apply to --runtime llama.cpp (see --parallel): ignored")
+            batch, logits = 1, LogitsChoice.last
         if resolved.spec is None:
             if runtime is not RuntimeChoice.transformers or tp > 1 or pp > 1:
                 msg = (
@@ -241,6 +306,14 @@ def estimate(
                     max_num_batched_tokens=max_num_batched_tokens,
                     block_size=block_size,
                     enforce_eager=enforce_eager,
+                    flashinfer_sampler=flashinfer_sampler,
+                ),
+                llamacpp=LlamaCppSettings(
+                    n_gpu_layers=n_gpu_layers,
+                    ubatch_size=ubatch_size,
+                    cache_type_k=cache_type_k,
+                    cache_type_v=cache_type_v,
+                    parallel=parallel,
                 ),
             )
             full = estimate_runtime(resolved.spec, settings, resolved.checkpoint, card)

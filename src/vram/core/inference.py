@@ -62,6 +62,30 @@ class VllmSettings(BaseModel):
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
     block_size: int = Field(default=16, ge=1)  # vllm/config/cache.py CacheConfig.block_size default on CUDA
     enforce_eager: bool = False
+    flashinfer_sampler: bool = False  # VLLM_USE_FLASHINFER_SAMPLER=1 (vllm/v1/sample/ops/topk_topp_sampler.py)
+
+
+class LlamaCppSettings(BaseModel):
+    """llama.cpp's context options that change its memory (``llama-server`` flags of the same names).
+
+    Defaults are llama.cpp's (common/common.h); ``vram.core.runtimes.llamacpp`` cites each rule.
+    """
+
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
+
+    n_gpu_layers: int = Field(default=-1, description="layer slots on the GPU; -1 or more than there are: all")
+    ubatch_size: int = Field(default=512, ge=1)
+    batch_size: int = Field(default=2048, ge=1)
+    cache_type_k: str | None = Field(default=None, description="None: --kv-dtype, else f16")
+    cache_type_v: str | None = Field(default=None, description="None: --kv-dtype, else f16")
+    parallel: int = Field(default=1, ge=1, description="sequences sharing the context (n_seq_max)")
+    flash_attn: bool = True
+    kv_unified: bool = False
+    swa_full: bool = False
+    embeddings: bool = False
+    output_layer_first: bool = Field(
+        default=True, description="False: builds before llama.cpp PR #18148 (2025-12-17), -ngl counts repeating layers"
+    )
 
 
 class InferenceSettings(BaseModel):
@@ -80,6 +104,7 @@ class InferenceSettings(BaseModel):
     tp: int = Field(default=1, ge=1, description="tensor-parallel size: GPUs each layer is split over")
     pp: int = Field(default=1, ge=1, description="pipeline-parallel size: stages the layers are split into")
     vllm: VllmSettings = Field(default_factory=VllmSettings)
+    llamacpp: LlamaCppSettings = Field(default_factory=LlamaCppSettings)
 
 
 class ResolvedSettings(BaseModel):
@@ -391,12 +416,22 @@ def estimate_inference(
             f"bitsandbytes (transformers 5) converts only nn.Linear layers: the {experts:,} fused expert "
             f"parameters stay in {compute}; a GGUF, GPTQ, AWQ or MXFP4 format quantizes experts"
         )
+    if fmt.kind == "gptq":
+        warnings.append(
+            "GPTQ kernels' scratch buffers are not counted: their size depends on the kernel picked at load "
+            "(AutoGPTQ's exllamav2: about 1 GiB for an 8B model)"
+        )
     kv = kv_cache(spec, kv_dtype, s.batch, seq_len, s.mla_cache)
     # llama.cpp's graph computes in f32: ggml_mul_mat creates its result as GGML_TYPE_F32
     # (ggml-org/llama.cpp ggml/src/ggml.c @1f08e2d6), so each activation element takes 4 bytes.
     act_bytes = FLOAT_BYTES["fp32"] if fmt.kind == "gguf" else FLOAT_BYTES[compute]
     acts = activations(spec, act_bytes, s.batch, seq_len, s.logits)
     overhead = _overhead(spec, fmt, sizes, s.cuda_context_bytes, kv.bytes)
+    facts: dict[str, RuntimeFact] = {}
+    if fmt.kind != "gguf":
+        from vram.core.runtimes.transformers import load_bytes  # the runtimes package imports this module
+
+        facts["load_bytes"] = load_bytes(spec, sizes)
 
     return InferenceEstimate(
         components=(weights, kv, acts, overhead),
@@ -413,6 +448,7 @@ def estimate_inference(
             logits=s.logits,
             mla_cache=s.mla_cache,
         ),
+        runtime_facts=facts,
     )
 
 

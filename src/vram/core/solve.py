@@ -36,9 +36,10 @@ class Maximum:
 def max_fitting(bytes_at: BytesAt, budget: int, low: int, high: int) -> Maximum:
     """The largest ``n`` in ``[low, high]`` with ``bytes_at(n) <= budget``, for ``bytes_at`` non-decreasing in n.
 
-    Each step evaluates the secant guess inside the bracket (exact in one step for a linear cost),
-    falling back to the midpoint whenever the guess would not halve the bracket on the side that moved
-    last, so the number of evaluations stays within about twice a bisection's.
+    Each step evaluates the secant guess inside the bracket (exact in one step for a linear cost,
+    confirmed by evaluating one more), and a step that did not halve the bracket is followed by a
+    midpoint step, so the bracket at least halves every two steps: at most about three times a
+    bisection's evaluations in the worst case.
     """
     if low > high:
         msg = f"empty range [{low}, {high}]"
@@ -66,8 +67,8 @@ def max_fitting(bytes_at: BytesAt, budget: int, low: int, high: int) -> Maximum:
             guess = min(max(guess, good + 1), bad - 1)
         if cost(guess) <= budget:
             good = guess
-            # A guess that fits is usually the answer: confirm it with one more token at once.
-            if guess + 1 < bad and cost(guess + 1) > budget:
+            # A secant guess that fits is usually the answer: confirm it with one more at once.
+            if not bisect_next and guess + 1 < bad and cost(guess + 1) > budget:
                 bad = guess + 1
         else:
             bad = guess

@@ -128,6 +128,10 @@ class ModelSpec(_Frozen):
     final_norm: bool = True
 
     tie_word_embeddings: bool = False
+    text_tie_word_embeddings: bool | None = Field(
+        default=None,
+        description="a vision-language wrapper's text_config tie flag when it differs from the wrapper's own",
+    )
     lm_head_bias: bool = False
     learned_positions: int = Field(default=0, ge=0, description="rows of a learned position table")
     embedding_norm: bool = False

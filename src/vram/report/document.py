@@ -100,6 +100,9 @@ class RuntimeDoc(_Doc):
     kv_needed_bytes: int | None = None
     fits: bool | None = None
     enforce_eager: bool | None = None
+    n_gpu_layers: int | None = None  # llama.cpp: layer slots on the GPU, the output layer included
+    cpu_bytes: int | None = None  # llama.cpp: host memory (embeddings, CPU layers' weights and KV, host buffers)
+    load_bytes: int | None = None  # transformers: torch.cuda.memory_allocated() after from_pretrained
 
 
 class ParallelDoc(_Doc):

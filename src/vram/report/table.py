@@ -36,6 +36,8 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
     rt = doc.runtime
     if rt is not None and rt.name == "vllm":
         facts += [f"vLLM, max-model-len {s.seq_len:,}", f"KV {s.kv_dtype}"]
+    elif rt is not None and rt.name == "llama.cpp":
+        facts += [f"llama.cpp, ctx-size {s.seq_len:,}", f"parallel {s.batch}", f"KV {s.kv_dtype}"]
     elif s.seq_len is not None:
         facts += [f"batch {s.batch}", f"context {s.seq_len:,}", f"KV {s.kv_dtype}"]
     if doc.parallel is not None and doc.parallel.tp * doc.parallel.pp > 1:
@@ -63,6 +65,17 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
                 f"vLLM would print: GPU KV cache size: {rt.kv_cache_tokens:,} tokens; maximum concurrency for "
                 f"{rt.max_model_len:,} tokens per request: {rt.max_concurrency:.2f}x "
                 f"(max-num-batched-tokens {rt.max_num_batched_tokens:,}, max-num-seqs {rt.max_num_seqs:,})"
+            )
+        )
+    if rt is not None and rt.name == "transformers" and rt.load_bytes is not None:
+        out.append(
+            Text(f"after from_pretrained, torch.cuda.memory_allocated() shows {fmt_bytes(rt.load_bytes, units)}")
+        )
+    if rt is not None and rt.name == "llama.cpp" and rt.cpu_bytes is not None:
+        out.append(
+            Text(
+                f"llama.cpp: {rt.n_gpu_layers} layer slots on the GPU (the output layer first); host memory "
+                f"{fmt_bytes(rt.cpu_bytes, units)} (token embeddings, CPU layers and their KV, host buffers)"
             )
         )
     if doc.gpu is not None:

@@ -18,12 +18,13 @@ def estimate_runtime(
         from vram.core.runtimes.vllm import estimate_vllm
 
         return estimate_vllm(spec, settings, gpu)
-    if settings.runtime == "llama.cpp":
-        msg = "--runtime llama.cpp is not modelled yet: use --runtime transformers (GGUF formats price its weights)"
-        raise SettingsError(msg)
     if settings.tp > 1 or settings.pp > 1:
         msg = f"--tp and --pp are modelled for --runtime vllm; --runtime {settings.runtime} runs on one GPU here"
         raise SettingsError(msg)
+    if settings.runtime == "llama.cpp":
+        from vram.core.runtimes.llamacpp import estimate_llamacpp
+
+        return estimate_llamacpp(spec, settings)
     return inference.estimate_inference(spec, settings, checkpoint)  # looked up at call time: patchable
 
 

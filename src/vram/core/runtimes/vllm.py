@@ -9,7 +9,8 @@ from its code:
    cos/sin cache (``model_executor/layers/rotary_embedding``: one ``[max_position, rotary_dim]``
    buffer in the model dtype, shared by the layers through ``get_rope``'s cache).
 3. ``determine_available_memory``: ``profile_run`` runs one forward pass of ``max_num_batched_tokens``
-   dummy tokens and the sampler on one row per dummy request; ``utils/mem_utils.py``
+   dummy tokens and the sampler on one row per dummy request (PyTorch's sort, or FlashInfer's kernel where
+   that version or ``VLLM_USE_FLASHINFER_SAMPLER`` selects it: --flashinfer-sampler); ``utils/mem_utils.py``
    ``memory_profiling`` records the torch peak increase and the non-torch increase; the KV pool is
    ``requested - (weights + torch peak increase + non-torch increase)`` ("Available KV cache memory").
 4. ``v1/core/kv_cache_utils.py``: the pool becomes whole blocks of ``block_size`` tokens, one page
@@ -48,7 +49,8 @@ from vram.core.spec import LayerKind, ModelSpec
 from vram.core.units import GiB, MiB
 
 LARGE_GPU_BYTES = 70 * GiB
-"""engine/arg_utils.py ``get_batch_defaults``: cards with at least 70 GiB (A100 excepted) get larger batches."""
+"""engine/arg_utils.py ``get_batch_defaults``: cards with at least 70 GiB get larger batches, except any A100 (its name
+is checked: larger token budgets cost A100s throughput, vllm-project/vllm pull request 17885)."""
 SERVE_DEFAULTS = {"large": (8192, 1024), "other": (2048, 256)}
 """``vllm serve`` (UsageContext.OPENAI_API_SERVER) defaults: (max_num_batched_tokens, max_num_seqs), same file."""
 
@@ -60,7 +62,15 @@ being written (12), the radix sort's second key/value buffer pair (12) and the i
 (8) (ATen ``native/cuda/Sort.cu`` segmented radix sort). Against the torch peak increases vLLM logged on an H100
 with 1,024 dummy requests (llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md) this gives
 4.71 GiB for Llama-3.1-8B (logged 4.76), 5.52 for Qwen3-0.6B (5.56), 5.59 for Qwen3-32B (5.64) and 7.33 for
-gpt-oss-20b (7.38)."""
+gpt-oss-20b (7.38). This is the PyTorch-native sampler, vLLM's default on CUDA from pull request 26859 (October
+2025, after 0.11.0) until pull request 40376 (April 2026) turned FlashInfer's sampler back on."""
+FLASHINFER_SAMPLER_BYTES_PER_LOGIT = 14
+"""The same peak when vLLM samples with FlashInfer (its CUDA default from pull request 11394 through 0.11.0, and
+again after pull request 40376; the log says "Using FlashInfer for top-p & top-k sampling"): the 16-bit logits (2),
+their fp32 copy (4), and in ``flashinfer.sampling.top_k_top_p_sampling_from_logits`` the top-k masked fp32 logits
+(4) and their softmax (4); no sort. With it the pools vLLM 0.10.1.1 logged on A100s for Qwen2-7B (TP 1 and 2,
+utilization 0.25 and 0.5) and gpt-oss-120b (TP 4) come out within 5% (dennislee22/vLLM-benchmarking logs).
+Used with --flashinfer-sampler."""
 
 CONTEXT_BYTES = round(0.61 * GiB)
 """Used before vLLM's snapshot on one GPU: 79.18 GiB total - 78.57 GiB free at startup (CUDA context, cuBLAS),
@@ -69,10 +79,16 @@ NCCL_BYTES = round(0.93 * GiB)
 """Extra used at startup with TP=2: 77.64 GiB free instead of 78.57 (NCCL communicators and buffers), same source."""
 NON_TORCH_BYTES = {False: round(0.13 * GiB), True: round(0.55 * GiB)}
 """Non-torch increase during the profile run, one GPU / several (cuBLAS workspaces; custom all-reduce buffers):
-0.13 GiB (every TP=1 run) and 0.55 GiB (TP=2) as vLLM logged them, same source."""
+0.13 GiB (every TP=1 run) and 0.55 GiB (TP=2) as vLLM logged them, same source. The V1 engine counts only this
+increase; the V0 engine (0.6 series, ``worker/worker.py`` ``determine_num_available_blocks``) counted all non-torch
+memory on the device, CUDA context included, inside the utilization budget."""
 CUDA_GRAPH_BYTES = round(1.03 * GiB)
-"""CUDA-graph pool captured after the KV cache: the largest vLLM logged in the same study (gpt-oss-120b, 1.03 GiB;
-dense models logged -0.88 to +0.10 GiB, the capture often reusing freed profile memory). 0 with --enforce-eager."""
+"""CUDA-graph pool captured after the KV cache, for the check that it fits outside vLLM's share; 0 with
+--enforce-eager. vLLM logs it as the free-memory drop over the capture (``gpu_model_runner.py`` ``capture_model``:
+"Graph capturing finished in N secs, took X GiB"), which nets the graphs' private pool against profile memory freed
+meanwhile, so published figures range from -0.88 GiB (Qwen3-32B, H100) to +1.88 GiB (gpt-oss-120b, TP 4, A100)
+with no per-model rule vLLM's code gives; this is the largest of the H100 study (gpt-oss-120b, 1.03 GiB;
+llm-d/llm-d-benchmark config_explorer/empirical-vllm-memory-results.md), a point inside that range, not a bound."""
 MXFP4_PAD = (256, 64)
 """vLLM pads gpt-oss MXFP4 experts for its MoE kernels (layers/quantization/mxfp4.py ``Mxfp4MoEMethod.create_weights``):
 the per-rank intermediate size to a multiple of 64 (two MXFP4 blocks) and, on Hopper and Blackwell kernels, the
@@ -108,6 +124,20 @@ def batch_defaults(gpu: Gpu, max_model_len: int, s: VllmSettings) -> tuple[int, 
     if s.max_num_seqs is None:
         seqs = min(seqs, tokens)
     return tokens, seqs
+
+
+def _language_model(spec: ModelSpec) -> ModelSpec:
+    """The model as vLLM builds it: a vision-language wrapper's head is tied or not as its text_config says.
+
+    ``models/mistral3.py`` (and the Gemma 3 and Llama 4 wrappers) build the language model with
+    ``init_vllm_registered_model(hf_config=config.text_config)``, and ``models/llama.py`` ties the head
+    only when that config's ``tie_word_embeddings`` is set (vllm-project/vllm v0.11.0). Mistral-Small-3.1's
+    config names no flag at the top level, where transformers 5 defaults to tied, and MistralConfig
+    defaults to untied: vLLM loads the separate lm_head (one vocab x hidden matrix more).
+    """
+    if spec.text_tie_word_embeddings is None:
+        return spec
+    return spec.model_copy(update={"tie_word_embeddings": spec.text_tie_word_embeddings})
 
 
 def _format(spec: ModelSpec, dtype: str | None, gpu: Gpu) -> Format:
@@ -160,6 +190,11 @@ def _forward_width(spec: ModelSpec, tp: int) -> int:
         f = ceil(m.expert_intermediate_size / tp)
         widths.append(m.num_experts + m.experts_per_token * (3 * f + h) + h)
     return max(widths)
+
+
+def _sampler_peak(spec: ModelSpec, rows: int, tokens: int, act: int, per_logit: int) -> int:
+    """The dummy sampler's peak: ``rows`` logit rows at ``per_logit`` bytes, beside the step's hidden states."""
+    return rows * spec.vocab_size * per_logit + tokens * spec.hidden_size * act
 
 
 def _kv_bytes_per_token_layer(spec: ModelSpec, tp: int, kv_dtype: str) -> int:
@@ -255,7 +290,7 @@ def _stage(
     rotary = _rotary_bytes(spec, act)
     h = spec.hidden_size
     forward = tokens * act * (2 * h + _forward_width(spec, tp))
-    sampler = rows * spec.vocab_size * SAMPLER_BYTES_PER_LOGIT + tokens * h * act if index == pp - 1 else 0
+    sampler = _sampler_peak(spec, rows, tokens, act, _per_logit(s.vllm)) if index == pp - 1 else 0
     activation = max(forward, sampler)
     non_torch = NON_TORCH_BYTES[tp * pp > 1]
     available = requested - (weights + rotary + activation + non_torch)
@@ -264,6 +299,11 @@ def _stage(
     page = s.vllm.block_size * _kv_bytes_per_token_layer(spec, tp, kv_dtype)
     blocks = num_blocks(kv_layers, available, page)
     return _Stage(index, weights, rotary, activation, forward, sampler, non_torch, available, kv_layers, page, blocks)
+
+
+def _per_logit(v: VllmSettings) -> int:
+    """Bytes per logit at the sampler's peak for the sampler vLLM uses."""
+    return FLASHINFER_SAMPLER_BYTES_PER_LOGIT if v.flashinfer_sampler else SAMPLER_BYTES_PER_LOGIT
 
 
 def _kv_dtype(requested: str | None, compute: str) -> str:
@@ -302,6 +342,7 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
         msg = "--runtime vllm needs --gpu: vLLM gives the KV cache a share of the card's memory"
         raise SettingsError(msg)
     s, v = settings, settings.vllm
+    spec = _language_model(spec)
     check_split(spec, s.tp, s.pp)
     fmt = _format(spec, s.dtype, gpu)
     compute = compute_dtype(fmt, spec.torch_dtype)
@@ -334,6 +375,17 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
             "vLLM also profiles the vision encoder on dummy images (gpu_model_runner.py profile_run); that peak is "
             "not counted, so the KV pool may come out smaller than shown"
         )
+    if bind.index == s.pp - 1 and not v.flashinfer_sampler:
+        fi = max(
+            bind.forward_peak,
+            _sampler_peak(spec, rows, tokens, FLOAT_BYTES[compute], FLASHINFER_SAMPLER_BYTES_PER_LOGIT),
+        )
+        if fi < bind.activation:
+            warnings.append(
+                f'if your vLLM samples with FlashInfer (its log says "Using FlashInfer for top-p & top-k sampling"), '
+                f"pass --flashinfer-sampler: the profile peaks at {fi / GiB:.2f} GiB instead of "
+                f"{bind.activation / GiB:.2f} and the KV pool is that much larger"
+            )
     if context + graphs > outside:
         warnings.append(
             f"the CUDA context{' and NCCL' if multi else ''} ({context / GiB:.2f} GiB) and CUDA graphs "
@@ -374,14 +426,19 @@ def estimate_vllm(spec: ModelSpec, settings: InferenceSettings, gpu: Gpu | None)
         },
     )
     sampler = bind.sampler_peak > bind.forward_peak
+    kind = "FlashInfer" if v.flashinfer_sampler else "PyTorch sort"
     acts = Component(
         name="activations",
         bytes=bind.activation,
         note=(
             f"profile run of {tokens:,} tokens; peak in the "
-            + (f"sampler ({rows:,} rows x {spec.vocab_size:,} vocab)" if sampler else "forward pass")
+            + (f"sampler ({rows:,} rows x {spec.vocab_size:,} vocab, {kind})" if sampler else "forward pass")
         ),
-        details={"forward_peak_bytes": bind.forward_peak, "sampler_peak_bytes": bind.sampler_peak},
+        details={
+            "forward_peak_bytes": bind.forward_peak,
+            "sampler_peak_bytes": bind.sampler_peak,
+            "sampler_bytes_per_logit": _per_logit(v),
+        },
     )
     overhead = Component(
         name="overhead",

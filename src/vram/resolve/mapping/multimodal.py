@@ -22,12 +22,15 @@ def _towers(c: Cfg, text: tuple[str, Builder], vision: str) -> tuple[dict[str, A
     """The text model's fields and the vision sub-config.
 
     The wrapper's own ``tie_word_embeddings`` decides the tied head (transformers reads the
-    top-level config); it is read first so the trace names it before text_config's.
+    top-level config); it is read first so the trace names it before text_config's. The text
+    config's own flag is kept when it differs: vLLM builds the language model from text_config.
     """
     text_type, build = text
     tied = c.flag("tie_word_embeddings")
     fields = build(c.nested("text_config", text_type, defaults_for(text_type)))
-    return {**fields, "tie_word_embeddings": tied}, c.nested("vision_config", vision, defaults_for(vision))
+    text_tied = None if fields["tie_word_embeddings"] == tied else fields["tie_word_embeddings"]
+    fields = {**fields, "tie_word_embeddings": tied, "text_tie_word_embeddings": text_tied}
+    return fields, c.nested("vision_config", vision, defaults_for(vision))
 
 
 def _vit(v: Cfg) -> dict[str, int]:
