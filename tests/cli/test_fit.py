@@ -303,3 +303,44 @@ def test_count_prefix_and_cpu_ram_limit() -> None:
     _, big = fit_json(*args, "--cpu-ram", "64GiB")
     assert big["offload"]["cpu_bytes"] <= 64 * GiB
     assert big["offload"]["cpu_bytes"] > 4 * GiB
+
+
+def _llamacpp_gpu(spec: ModelSpec, dtype: str, ctx: int, ngl: int = -1) -> int:
+    from vram.core.inference import LlamaCppSettings
+    from vram.core.runtimes import estimate_runtime
+
+    s = InferenceSettings(dtype=dtype, seq_len=ctx, runtime="llama.cpp", llamacpp=LlamaCppSettings(n_gpu_layers=ngl))
+    return estimate_runtime(spec, s).total_bytes
+
+
+def test_llama2_7b_on_a_4gb_card_fits_a_3_bit_gguf_under_llamacpp() -> None:
+    """Under llama.cpp a GTX 960 4GB runs Llama-2-7B in a GGUF type of 3 bits or fewer at 512 tokens, which a
+    4-bit one does not; the max context fits by the llama.cpp estimate and one more token does not."""
+    code, doc = fit_json("llama-2-7b", "--gpu", "GTX 960 4GB", "--runtime", "llama.cpp", "--seq-len", "512")
+    assert ExitCode.OK == code
+    assert doc["recommended"] in {"IQ3_XXS", "Q2_K"}
+    rows = {r["dtype"]: r for r in doc["rows"]}
+    assert not rows["Q4_K_M"]["fits"]
+    spec, budget = _spec("llama-2-7b"), find_gpu("GTX 960 4GB").usable_memory_bytes
+    n = rows[doc["recommended"]]["max_seq_len"]
+    assert _llamacpp_gpu(spec, doc["recommended"], n) <= budget < _llamacpp_gpu(spec, doc["recommended"], n + 1)
+
+
+def test_llamacpp_offload_is_the_most_gpu_layers_that_fit() -> None:
+    """Q4_K_M at 2,048 tokens on the GTX 960: the -ngl plan puts the most layer slots on the GPU that fit, and one
+    slot more does not; the rest is in host memory."""
+    code, doc = fit_json(
+        "llama-2-7b", "--gpu", "GTX 960 4GB", "--runtime", "llama.cpp", "--seq-len", "2048", "--dtype", "Q4_K_M"
+    )
+    assert ExitCode.DOES_NOT_FIT == code
+    off = doc["offload"]
+    k = int(off["flag"].removeprefix("-ngl "))
+    spec, budget = _spec("llama-2-7b"), find_gpu("GTX 960 4GB").usable_memory_bytes
+    assert (
+        off["gpu_bytes"]
+        == _llamacpp_gpu(spec, "Q4_K_M", 2048, k)
+        <= budget
+        < _llamacpp_gpu(spec, "Q4_K_M", 2048, k + 1)
+    )
+    assert off["gpu_layers"] + off["cpu_layers"] == 32
+    assert off["cpu_bytes"] > 0

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 
 class FitRuntime(str, Enum):
-    """The runtimes ``vram fit`` solves for (llama.cpp comes with its profile)."""
+    """The runtimes ``vram fit`` solves for."""
 
     transformers = "transformers"
     vllm = "vllm"
+    llamacpp = "llama.cpp"
 
 
 def fit(
@@ -57,8 +58,9 @@ def fit(
     runtime: Annotated[
         FitRuntime,
         typer.Option(
-            help="Whose memory rules: transformers (generate, device_map) or vllm (KV pool, --seq-len is "
-            "--max-model-len, default the model's maximum; max batch is vLLM's concurrency)."
+            help="Whose memory rules: transformers (generate, device_map), vllm (KV pool, --seq-len is "
+            "--max-model-len, default the model's maximum; max batch is vLLM's concurrency) or llama.cpp (GGUF "
+            "types, --seq-len is --ctx-size; max batch is --parallel; offload is -ngl)."
         ),
     ] = FitRuntime.transformers,
     gpu_memory_utilization: Annotated[
@@ -140,8 +142,11 @@ def fit(
             runtime=runtime.value,
             vllm=VllmSettings(gpu_memory_utilization=gpu_memory_utilization),
         )
-        if model is None and runtime is FitRuntime.vllm:
-            msg = "the catalog scan (no MODEL) models transformers; pass a MODEL to solve for vLLM"
+        if model is None and runtime is not FitRuntime.transformers:
+            msg = f"the catalog scan (no MODEL) models transformers; pass a MODEL to solve for {runtime.value}"
+            raise SettingsError(msg)
+        if runtime is FitRuntime.llamacpp and batch != 1:
+            msg = "--batch is transformers' option: under llama.cpp the max batch column is --parallel sequences"
             raise SettingsError(msg)
         if model is None:
             from vram.report.fit import scan_catalog
@@ -165,11 +170,8 @@ def fit(
             from vram.report.table import fit_tables, print_out
 
             print_out(*fit_tables(doc, units.value))
-            if plot and runtime is FitRuntime.vllm:
-                print(
-                    "note: --plot draws the transformers runtime; vLLM's footprint is its share of the card",
-                    file=sys.stderr,
-                )
+            if plot and runtime is not FitRuntime.transformers:
+                print(f"note: --plot draws the transformers runtime, not {runtime.value}", file=sys.stderr)
             elif plot and plan is not None:
                 from vram.core.fit import plot_series
                 from vram.report.plot import context_plot

@@ -49,6 +49,10 @@ TP_PER_NODE = 8
 https://www.nvidia.com/en-us/data-center/dgx-h100/); across nodes vLLM's guide sets the pipeline size to the
 node count (https://docs.vllm.ai/en/latest/serving/distributed_serving.html)."""
 
+GGUF_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "IQ4_XS", "Q3_K_M", "IQ3_XXS", "Q2_K")
+"""The GGUF file types llama.cpp's ``llama-quantize`` lists as its usual choices, from 8.5 down to about 2.6 bits
+(tools/quantize/quantize.cpp ``QUANT_OPTIONS``); the 16-bit file convert_hf_to_gguf.py writes comes first."""
+
 FOUR_BIT = ("awq-int4-g128", "gptq-int4-g128", "nf4", "nf4-dq")
 """The 4-bit formats transformers loads: AutoAWQ / AutoGPTQ checkpoints (group 128, their default) and
 bitsandbytes NF4 with and without double quantization."""
@@ -396,6 +400,78 @@ def _fewest_vllm(spec: ModelSpec, base: InferenceSettings, dtype: str, gpu: Gpu)
     return GpuSplit(found.count, tp=tp, pp=pp, zero=0, per_gpu_bytes=found.per_gpu_bytes, dtype=dtype, runtime="vllm")
 
 
+def _gguf_names(spec: ModelSpec) -> list[str]:
+    from vram.core.runtimes.llamacpp import gguf_format
+
+    out = [gguf_format(spec, None).name]
+    return out + [n for n in GGUF_TYPES if n not in out]
+
+
+def _llamacpp_estimate(
+    spec: ModelSpec, base: InferenceSettings, dtype: str, seq_len: int | None, parallel: int = 1, ngl: int = -1
+) -> InferenceEstimate:
+    s = base.model_copy(
+        update={
+            "dtype": dtype,
+            "seq_len": seq_len,
+            "batch": 1,
+            "llamacpp": base.llamacpp.model_copy(update={"parallel": parallel, "n_gpu_layers": ngl}),
+        }
+    )
+    return estimate_runtime(spec, s)
+
+
+def _llamacpp_row(spec: ModelSpec, base: InferenceSettings, dtype: str, gpu: Gpu) -> FitRow:
+    """One GGUF type under llama.cpp, every layer on the GPU: the longest ``--ctx-size``, and how many sequences
+    of the requested context ``--parallel`` can serve at once (``--ctx-size`` = that many times the context)."""
+    budget = gpu.usable_memory_bytes
+    est = _llamacpp_estimate(spec, base, dtype, base.seq_len)
+    ctx_len = est.settings.seq_len
+    limit = spec.max_position_embeddings or MAX_SEQ_LEN
+    ctx = max_fitting(lambda n: _llamacpp_estimate(spec, base, dtype, n).total_bytes, budget, 1, limit)
+    most = max(1, min(MAX_BATCH, MAX_SEQ_LEN // ctx_len))
+    bat = max_fitting(lambda n: _llamacpp_estimate(spec, base, dtype, n * ctx_len, n).total_bytes, budget, 1, most)
+    return FitRow(
+        dtype=est.format.name,
+        total_bytes=est.total_bytes,
+        need_bytes=est.total_bytes,
+        fits=est.total_bytes <= budget,
+        max_seq_len=ctx.value,
+        max_seq_len_capped=ctx.capped,
+        max_batch=bat.value,
+        max_batch_capped=bat.capped,
+        native=True,
+        warnings=check_fit(est, gpu).warnings,
+        estimate=est,
+        own=False,
+    )
+
+
+def _ngl_plan(spec: ModelSpec, base: InferenceSettings, dtype: str, gpu: Gpu, cpu_ram: int | None) -> Offload | None:
+    """The most layer slots ``--n-gpu-layers`` can put on the GPU, the rest in host memory (None when not even
+    the CPU-only run's GPU buffers fit, or the host side exceeds ``cpu_ram``)."""
+    seq_len = base.seq_len
+    slots = spec.num_layers + 1
+
+    def gpu_bytes(k: int) -> int:
+        return _llamacpp_estimate(spec, base, dtype, seq_len, ngl=k).total_bytes
+
+    best = max_fitting(gpu_bytes, gpu.usable_memory_bytes, 0, slots)
+    if best.value is None:
+        return None
+    est = _llamacpp_estimate(spec, base, dtype, seq_len, ngl=best.value)
+    cpu = int(est.runtime_facts["cpu_bytes"])
+    if cpu_ram is not None and cpu > cpu_ram:
+        return None
+    from vram.core.runtimes.llamacpp import placement
+
+    on = placement(spec.num_layers, best.value)
+    gpu_layers = spec.num_layers - on.first_gpu_layer
+    return Offload(
+        est.format.name, gpu_layers, spec.num_layers - gpu_layers, est.total_bytes, cpu, f"-ngl {best.value}"
+    )
+
+
 def offload_plan(spec: ModelSpec, est: InferenceEstimate, budget: int, cpu_ram: int | None) -> Offload | None:
     """The most decoder layers that stay on one GPU with the rest in CPU memory, or None when even none do.
 
@@ -441,8 +517,16 @@ def plan_fit(
         names = [get_format(base.dtype).name]
     own_name = get_format(own).name
     vllm = base.runtime == "vllm"
+    llamacpp = base.runtime == "llama.cpp"
     layout = (1, 1)
-    if vllm:
+    if llamacpp:
+        from vram.core.runtimes.llamacpp import gguf_format
+
+        names = [gguf_format(spec, base.dtype).name] if base.dtype else _gguf_names(spec)
+        skipped = []
+        budget = gpu.usable_memory_bytes
+        rows = [_llamacpp_row(spec, base, n, gpu) for n in names]
+    elif vllm:
         layout = next((lay for n, lay in _vllm_layouts(spec, gpus) if n == gpus and _valid(spec, *lay)), (gpus, 1))
         rows = [_vllm_row(spec, base, n, n == own_name, gpu, layout) for n in names]
         budget = _vllm_budget(rows[0].estimate)
@@ -462,7 +546,7 @@ def plan_fit(
     shortfall = 0
     suggestion = None
     min_gpus = None
-    if extras:
+    if extras and not llamacpp:
         target = (chosen or smallest).estimate
         min_gpus = _fewest_vllm(spec, base, target.format.name, gpu) if vllm else fewest_gpus(spec, target, budget)
     offload = None
@@ -480,11 +564,16 @@ def plan_fit(
         if base.dtype is not None and not vllm:
             suggestion = _other_format(spec, base, gpu, gpus, checkpoint, own_name)
         suggestion = suggestion or _suggest(smallest, min_gpus, gpus)
-        if extras and not gpu.unified_memory and not vllm:
+        if extras and llamacpp:
+            offload = _ngl_plan(spec, base, smallest.dtype, gpu, cpu_ram)
+        elif extras and not gpu.unified_memory and not vllm:
             offload = offload_plan(spec, smallest.estimate, budget, cpu_ram)
         if suggestion is None and offload is not None:
             suggestion = f"offload {offload.cpu_layers} of {spec.num_layers} layers to CPU memory ({offload.flag})"
-    decode = _decode(spec, chosen or smallest, gpu, offload, layout[0]) if chosen or offload else None
+    decode = None
+    if chosen is not None or (offload is not None and not llamacpp):
+        # llama.cpp computes CPU layers on the CPU, at host-memory bandwidth vram does not know
+        decode = _decode(spec, chosen or smallest, gpu, offload, layout[0])
     return FitPlan(
         rows=tuple(rows),
         recommended=chosen.dtype if chosen else None,
@@ -536,7 +625,11 @@ def _decode(spec: ModelSpec, row: FitRow, gpu: Gpu, offload: Offload | None, tp:
         return None
     est = row.estimate
     s = est.settings
-    kv_one = kv_cache(spec, s.kv_dtype, 1, s.seq_len, s.mla_cache).bytes
+    if est.runtime == "llama.cpp":  # one sequence's cells, wherever its layers' caches live
+        kv = est.component("kv_cache")
+        kv_one = (kv.bytes + int(kv.details.get("cpu_bytes", 0))) // s.batch
+    else:
+        kv_one = kv_cache(spec, s.kv_dtype, 1, s.seq_len, s.mla_cache).bytes
     if offload is None:
         return decode_bound(spec, est.format, kv_one, gpu.bandwidth_gb_s, gpus=tp)
     pcie_gb_s = gpu.pcie_gb_s

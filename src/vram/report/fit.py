@@ -38,7 +38,7 @@ class FitGpuDoc(_Doc):
 class FitSettingsDoc(_Doc):
     """The setting every row is judged at (context and batch), and the runtime modelled."""
 
-    runtime: Literal["transformers", "vllm"]
+    runtime: Literal["transformers", "vllm", "llama.cpp"]
     batch: int
     seq_len: int | None
     kv_dtype: str | None

@@ -286,7 +286,7 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
                 f"fewest {g.name}: {mg.count} in {mg.dtype} ({mg.layout}), {fmt_bytes(mg.per_gpu_bytes, units)} per GPU"
             )
         )
-    elif doc.min_gpus is None and doc.recommended is None:
+    elif doc.min_gpus is None and doc.recommended is None and st.runtime != "llama.cpp":
         out.append(Text(f"no count of {g.name} up to the search limit holds it with a layer split"))
     if doc.offload is not None:
         o = doc.offload
