@@ -432,3 +432,14 @@ def test_gguf_on_moe_and_mla() -> None:
         assert dtype == doc["settings"]["dtype"]
         # 4.5 bits (Q4_K) to 8.5 (Q8_0) per weight: every tensor is priced in a GGUF type, none left 16-bit
         assert 4.25 < doc["components"]["weights"]["details"]["bits_per_parameter"] < 5.5
+
+
+def test_gpu_count_matching_the_split_is_accepted() -> None:
+    """--gpu "2x H100 SXM" with --tp 2 names the two cards of the split: accepted; with --tp 4 it is not."""
+    args = ("estimate", "llama-3.1-70b", "--runtime", "vllm", "--dtype", "fp8", "--max-model-len", "8192")
+    code, out, _ = run(*args, "--gpu", "2x H100 SXM", "--tp", "2", "--json")
+    doc = json.loads(out)
+    assert (ExitCode.OK, "H100 SXM", 2) == (code, doc["gpu"]["name"], doc["parallel"]["tp"])
+    code, out, err = run(*args, "--gpu", "2x H100 SXM", "--tp", "4", "--json")
+    assert (ExitCode.USAGE, "") == (code, out)
+    assert "asks for 2 GPUs but the estimate describes 4" in err

@@ -344,3 +344,12 @@ def test_llamacpp_offload_is_the_most_gpu_layers_that_fit() -> None:
     )
     assert off["gpu_layers"] + off["cpu_layers"] == 32
     assert off["cpu_bytes"] > 0
+
+
+def test_a_named_count_and_a_different_gpus_is_a_usage_error() -> None:
+    """--gpu "2x 24GB" is two 24 GB cards; saying --gpus 3 beside it is a usage error, not a silent choice."""
+    _, doc = fit_json("llama-2-7b", "--gpu", "2x 24GB")
+    assert (doc["gpu"]["name"], doc["gpu"]["count"]) == ("24 GB", 2)
+    result = runner.invoke(app, ["fit", "llama-2-7b", "--gpu", "2x 24GB", "--gpus", "3"])
+    assert ExitCode.USAGE == result.exit_code
+    assert "give the count once" in result.stderr

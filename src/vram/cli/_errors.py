@@ -91,8 +91,8 @@ def _gpu(e: UnknownGpuError) -> str:
 
 def _multi_gpu(e: MultiGpuError) -> str:
     return (
-        f"check one card with --gpu {e.name!r}; for a split over several, add --runtime vllm --tp N "
-        "(or --pp N): every figure is then per GPU"
+        f"split the model over them with --runtime vllm --tp {e.count} (or --pp), or check one card with "
+        f"--gpu {e.name!r}: every figure is per GPU"
     )
 
 

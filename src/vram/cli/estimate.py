@@ -235,7 +235,7 @@ def estimate(
         from vram.resolve import resolve
         from vram.resolve.catalog import gpu_from_arg
 
-        card = gpu_from_arg(gpu) if gpu is not None else None
+        card = gpu_from_arg(gpu, tp * pp) if gpu is not None else None
         if runtime is RuntimeChoice.vllm and card is None:
             msg = "--runtime vllm needs --gpu: vLLM gives the KV cache a share of the card's memory"
             raise SettingsError(msg)

@@ -129,7 +129,10 @@ def fit(
         from vram.core.inference import InferenceSettings, VllmSettings
         from vram.report.fit import FitSettingsDoc, render_fit_json
 
-        card, found = _card(gpu)
+        card, found, named = _card(gpu)
+        if gpus is not None and named and gpus != found:
+            msg = f"--gpu {gpu!r} names {found} cards but --gpus says {gpus}: give the count once"
+            raise SettingsError(msg)
         count = gpus or found
         settings = FitSettingsDoc(runtime=runtime.value, batch=batch, seq_len=seq_len, kv_dtype=kv_dtype)
         base = InferenceSettings(
@@ -185,22 +188,22 @@ def fit(
             raise typer.Exit(int(ExitCode.DOES_NOT_FIT))
 
 
-def _card(text: str) -> "tuple[Gpu, int]":
-    """The card --gpu names (one), or with ``auto`` this machine's first card and how many it has like it."""
+def _card(text: str) -> "tuple[Gpu, int, bool]":
+    """The card --gpu names and how many (``4x H100 SXM``; the count is then named), or with ``auto`` this
+    machine's first card and how many it has like it (a default that --gpus overrides)."""
     from vram.resolve.catalog import gpu_from_arg
 
     if text.strip().lower() != "auto":
         from vram.core.errors import MultiGpuError
-        from vram.resolve.catalog import find_gpu
 
         try:
-            return gpu_from_arg(text), 1
-        except MultiGpuError as e:  # "4x H100 SXM": four of that card, as --gpus 4 says
-            return find_gpu(e.name), e.count
+            return gpu_from_arg(text), 1, False
+        except MultiGpuError as e:  # "4x H100 SXM" or "2x 24GB": that many of the card, as --gpus says
+            return gpu_from_arg(e.name), e.count, True
     from vram.resolve.local_gpus import detect
 
     cards = detect()
-    return cards[0], sum(c == cards[0] for c in cards)
+    return cards[0], sum(c == cards[0] for c in cards), False
 
 
 def _resolve(model: str, revision: str | None, token: str | None, offline: bool, timeout: float) -> "Resolved":

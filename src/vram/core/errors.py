@@ -57,15 +57,16 @@ class UnknownGpuError(SettingsError):
 
 
 class MultiGpuError(SettingsError):
-    """--gpu asks for several cards: a split across GPUs is not modelled, so no per-GPU verdict is possible."""
+    """--gpu asks for more cards than the layout uses: a summed capacity is no per-GPU verdict."""
 
-    def __init__(self, text: str, count: int, name: str) -> None:
+    def __init__(self, text: str, count: int, name: str, layout: int = 1) -> None:
         self.text = text
         self.count = count
         self.name = name
+        self.layout = layout
         super().__init__(
-            f"--gpu {text!r} asks for {count} GPUs: vram checks one GPU holding the whole model; comparing the "
-            "total with the combined memory is no verdict, because a split puts a CUDA context and every unsplit "
+            f"--gpu {text!r} asks for {count} GPUs but the estimate describes {layout} (--tp x --pp): comparing "
+            "a total with the combined memory is no verdict, because a split puts a CUDA context and every unsplit "
             "tensor on each card and divides the KV cache by heads or layers"
         )
 

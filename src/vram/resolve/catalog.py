@@ -99,19 +99,20 @@ MAX_CAPACITY_BYTES = 1 << 50
 """Largest --gpu capacity accepted (1 PiB): far above any accelerator, and keeps every figure within int64."""
 
 
-def gpu_from_arg(text: str) -> Gpu:
-    """The GPU a --gpu value names: a catalog card, ``1x`` a card, or a capacity such as ``24GB`` / ``80GiB``.
+def gpu_from_arg(text: str, cards: int = 1) -> Gpu:
+    """The GPU a --gpu value names: a catalog card, ``Nx`` a card, or a capacity such as ``24GB`` / ``80GiB``.
 
     A capacity is taken as exactly what it says (``24GB`` = 24 x 10^9 bytes, ``24GiB`` = 24 x 2^30) and is
-    all usable: it is the memory the caller says a process gets. A count above one is refused (MultiGpuError).
+    all usable: it is the memory the caller says a process gets. ``Nx`` is accepted when N is ``cards``, the GPUs
+    the estimate's layout uses (tp x pp); another N is refused (MultiGpuError).
     """
     if not text.strip():
         raise EmptyArgumentError("--gpu")
     count = _COUNT.match(text)
     if count is not None:
         n, name = int(count.group(1)), count.group(2).strip()
-        if n != 1:
-            raise MultiGpuError(text, n, name)
+        if n != cards:
+            raise MultiGpuError(text, n, name, cards)
         text = name
     capacity = _CAPACITY.match(text)
     if capacity is None:
