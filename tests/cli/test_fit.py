@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from vram.cli import app
 from vram.cli._errors import ExitCode
-from vram.core.fit import per_gpu_bytes
 from vram.core.inference import InferenceSettings, estimate_inference
+from vram.core.placement import per_gpu_bytes
 from vram.core.spec import ModelSpec
 from vram.core.units import GiB
 from vram.resolve import local_gpus

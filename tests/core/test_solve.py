@@ -5,9 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vram.core.fit import MAX_BATCH, MAX_SEQ_LEN, fewest_gpus, per_gpu_bytes, total_at
+from vram.core.fit import MAX_BATCH, MAX_SEQ_LEN, total_at
 from vram.core.gpu import Gpu
 from vram.core.inference import InferenceSettings, estimate_inference
+from vram.core.placement import fewest_gpus, per_gpu_bytes
 from vram.core.solve import fewest_fitting, max_fitting
 from vram.core.spec import ModelSpec
 from vram.core.units import GiB
