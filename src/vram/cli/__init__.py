@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from vram.cli import estimate, inspect, listing
+from vram.cli import estimate, fit, inspect, listing
 from vram.cli._errors import ExitCode, report
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command(name="inspect")(inspect.inspect)
 app.command(name="models")(listing.models)
 app.command(name="gpus")(listing.gpus)
 app.command(name="dtypes")(listing.dtypes)
+app.command(name="fit")(fit.fit)
 
 
 @app.callback()

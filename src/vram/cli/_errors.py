@@ -16,6 +16,7 @@ from vram.core.errors import (
     HubUnavailableError,
     ModelNotFoundError,
     MultiGpuError,
+    NoLocalGpuError,
     RevisionNotFoundError,
     SettingsError,
     SpecError,
@@ -95,6 +96,10 @@ def _multi_gpu(e: MultiGpuError) -> str:
     )
 
 
+def _no_local_gpu(e: NoLocalGpuError) -> str:
+    return 'name the card instead: --gpu "RTX 4090" (`vram gpus`), or a capacity such as --gpu 24GB'
+
+
 def _weights_only(e: WeightsOnlyFitError) -> str:
     return (
         "for a verdict pass a catalog model (`vram models`), a config.json or a repo id; "
@@ -127,6 +132,7 @@ ERROR_TABLE: list[tuple[type[VramError], ExitCode, Callable[..., str]]] = [
     (UnknownFormatError, ExitCode.USAGE, _format),
     (UnknownGpuError, ExitCode.USAGE, _gpu),
     (MultiGpuError, ExitCode.USAGE, _multi_gpu),
+    (NoLocalGpuError, ExitCode.USAGE, _no_local_gpu),
     (WeightsOnlyFitError, ExitCode.USAGE, _weights_only),
     (EmptyArgumentError, ExitCode.USAGE, _empty),
     (SettingsError, ExitCode.USAGE, _settings),

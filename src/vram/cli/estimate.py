@@ -339,7 +339,20 @@ def estimate(
             est = full
         if fit is None and card is not None:
             fit = check_fit(est, card)
-        doc = build_document(resolved, est, fit, __version__)
+        decode = None
+        if (
+            card is not None
+            and card.bandwidth_gb_s
+            and resolved.spec is not None
+            and runtime is RuntimeChoice.transformers
+        ):
+            from vram.core.decode import decode_bound
+            from vram.core.inference import InferenceEstimate
+
+            assert isinstance(est, InferenceEstimate)
+            kv_one = est.component("kv_cache").bytes // est.settings.batch
+            decode = decode_bound(resolved.spec, est.format, kv_one, card.bandwidth_gb_s)
+        doc = build_document(resolved, est, fit, __version__, decode)
 
         if json_out:
             print(render_json(doc))

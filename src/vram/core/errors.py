@@ -151,3 +151,11 @@ class HubUnavailableError(VramError, ConnectionError):
         self.offline = offline
         self.suggestions = suggestions
         super().__init__(f"cannot get {repo_id} from the Hugging Face Hub: {reason}")
+
+
+class NoLocalGpuError(SettingsError):
+    """``--gpu auto`` found no card: no nvidia-smi or rocm-smi answered, and this is not an Apple Silicon Mac."""
+
+    def __init__(self, tried: tuple[str, ...]) -> None:
+        self.tried = tried
+        super().__init__(f"--gpu auto found no GPU (tried {', '.join(tried)})")

@@ -13,6 +13,9 @@ DEQUANT_BITS = 16
 """Bits per weight once transformers dequantizes MXFP4 to bf16 (5.23: quantizers/quantizer_mxfp4.py below
 compute capability (7, 5); integrations/mxfp4.py ``convert_moe_packed_tensors`` defaults to bfloat16)."""
 
+PCIE_LANE_GB_S: dict[int, float] = {3: 8 * 128 / 130 / 8, 4: 16 * 128 / 130 / 8, 5: 32 * 128 / 130 / 8}
+"""GB/s per lane per direction: 8 / 16 / 32 GT/s with 128b/130b encoding (PCI-SIG PCIe 3.0 / 4.0 / 5.0 base specs)."""
+
 
 class Gpu(BaseModel):
     """One accelerator: its memory and the number formats its tensor cores run natively."""
@@ -28,6 +31,9 @@ class Gpu(BaseModel):
     usable_memory_bytes: int = Field(gt=0, description="what a process can allocate: the CUDA device total")
     usable_basis: str = ""
     bandwidth_gb_s: float | None = None
+    pcie_gen: int | None = Field(default=None, ge=1)
+    pcie_lanes: int | None = Field(default=None, ge=1)
+    pcie_basis: str = ""
     bf16: bool
     fp8: bool
     fp4: bool = False
@@ -35,6 +41,13 @@ class Gpu(BaseModel):
     memory_basis: str = ""
     source: str
     notes: str = ""
+
+    @property
+    def pcie_gb_s(self) -> float | None:
+        """Host-link bandwidth per direction in GB/s (what offloaded weights cross), None when unknown."""
+        if self.pcie_gen is None or self.pcie_lanes is None or self.pcie_gen not in PCIE_LANE_GB_S:
+            return None
+        return PCIE_LANE_GB_S[self.pcie_gen] * self.pcie_lanes
 
     @model_validator(mode="after")
     def _usable_within_nominal(self) -> Gpu:

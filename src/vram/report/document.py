@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from vram.core.decode import DecodeBound
 from vram.core.errors import SettingsError
 from vram.core.gpu import Fit
 from vram.core.inference import InferenceEstimate, WeightsEstimate
@@ -77,6 +78,8 @@ class GpuDoc(_Doc):
     fits: bool
     headroom_bytes: int
     warnings: list[str]
+    decode_tokens_per_s_bound: float | None = None
+    decode_assumptions: str | None = None
 
 
 class RuntimeDoc(_Doc):
@@ -142,8 +145,10 @@ def origin_fields(resolved: Resolved) -> dict[str, Any]:
     }
 
 
-def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | None, version: str) -> EstimateDocument:
-    """Assemble the document for one estimate (full or weights-only)."""
+def build_document(
+    resolved: Resolved, estimate: WeightsEstimate, fit: Fit | None, version: str, decode: DecodeBound | None = None
+) -> EstimateDocument:
+    """Assemble the document for one estimate (full or weights-only), with the GPU's decode bound when known."""
     spec = resolved.spec
     if isinstance(estimate, InferenceEstimate):
         s = estimate.settings
@@ -175,6 +180,8 @@ def build_document(resolved: Resolved, estimate: WeightsEstimate, fit: Fit | Non
             fits=fit.fits,
             headroom_bytes=fit.headroom_bytes,
             warnings=list(fit.warnings),
+            decode_tokens_per_s_bound=round(decode.tokens_per_s, 2) if decode else None,
+            decode_assumptions=decode.assumptions if decode else None,
         )
     doc = EstimateDocument(
         tool=ToolDoc(version=version),

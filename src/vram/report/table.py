@@ -15,6 +15,7 @@ from vram.report.document import EstimateDocument
 from vram.report.units import Units, fmt_bytes, fmt_params
 
 if TYPE_CHECKING:  # the documents are only read here; importing them costs start-up
+    from vram.report.fit import FitDocument
     from vram.report.inspect import InspectDocument
     from vram.report.listing import DtypesDocument, GpusDocument, ModelsDocument
 
@@ -95,6 +96,8 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
             short = " of KV pool for one max-length request" if vllm else ""
             verdict.append(f", short by {fmt_bytes(-g.headroom_bytes, units)}{short}")
         out.append(verdict)
+        if g.decode_tokens_per_s_bound is not None:
+            out.append(Text(f"decode: at most {g.decode_tokens_per_s_bound:,.1f} tokens/s ({g.decode_assumptions})"))
     return out
 
 
@@ -215,3 +218,85 @@ def dtypes_table(doc: DtypesDocument) -> list[Table | Text]:
             "e.g. gptq-int4-g64, awq-int4-g-1 (per channel)"
         ),
     ]
+
+
+def _count(n: int | None, capped: bool, cap_note: str) -> str:
+    if n is None:
+        return "-"
+    return f"{n:,}{cap_note if capped else ''}"
+
+
+def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
+    """The renderables of ``vram fit``: a heading, the per-format table (or the catalog's) and the verdict lines."""
+    g, st = doc.gpu, doc.settings
+    cards = f"{g.count} x {g.name}" if g.count > 1 else g.name
+    where = f"{cards} ({fmt_bytes(g.usable_memory_bytes, units)} usable{' each' if g.count > 1 else ''})"
+    ctx = f"context {st.seq_len:,}" if st.seq_len else "default context"
+    head = Text()
+    if doc.model is None:
+        head.append(f"What runs on {where}", style="bold")
+        head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
+        rows = [
+            [
+                r.id.split("/", 1)[-1],  # the name part: a catalog lookup accepts it, and it fits 80 columns
+                fmt_params(r.parameters),
+                r.dtype or "none fits",
+                _count(r.max_seq_len, False, ""),
+                f"{r.decode_tokens_per_s_bound:,.0f}" if r.decode_tokens_per_s_bound else "-",
+            ]
+            for r in doc.catalog
+        ]
+        columns = ["model", "params", "best format", "context", "tok/s <="]
+        table = simple_table(columns, rows, right=["params", "context", "tok/s <="], whole=columns[1:])
+        return [head, table, *(Text(f"note: {n}", style="dim") for n in doc.notes)]
+
+    m = doc.model
+    head.append(m.id, style="bold")
+    head.append(f"  ({m.source} @ {m.revision[:12]})" if m.revision else f"  ({m.source})", style="dim")
+    head.append(f"\n{m.architecture} · {fmt_params(m.parameters)} params on {where}")
+    head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("", "dtype", "total", "fits", "max context", "max batch"):
+        table.add_column(name, justify="left" if name in ("", "dtype", "fits") else "right", no_wrap=True)
+    for r in doc.rows:
+        mark = r.dtype == doc.recommended
+        table.add_row(
+            "*" if mark else "",
+            r.dtype,
+            fmt_bytes(r.total_bytes, units),
+            ("yes" if r.fits else "no") + ("" if r.native else " (not native)"),
+            _count(r.max_seq_len, r.max_seq_len_capped, " (model max)"),
+            _count(r.max_batch, r.max_batch_capped, "+"),
+            style="bold" if mark else None,
+        )
+    out: list[Table | Text] = [head, table]
+    verdict = Text()
+    if doc.recommended is not None:
+        verdict.append("recommended: ", style="bold green")
+    else:
+        verdict.append("does not fit: ", style="bold red")
+    verdict.append(doc.reason or "")
+    out.append(verdict)
+    if doc.suggestion:
+        out.append(Text(f"would fit: {doc.suggestion}"))
+    if doc.min_gpus is not None and (doc.min_gpus.count > g.count or doc.recommended is None):
+        mg = doc.min_gpus
+        out.append(
+            Text(
+                f"fewest {g.name}: {mg.count} in {mg.dtype} ({mg.layout}), {fmt_bytes(mg.per_gpu_bytes, units)} per GPU"
+            )
+        )
+    elif doc.min_gpus is None and doc.recommended is None and st.runtime != "llama.cpp":
+        out.append(Text(f"no count of {g.name} up to the search limit holds it with a layer split"))
+    if doc.offload is not None:
+        o = doc.offload
+        out.append(
+            Text(
+                f"offload ({o.dtype}): {o.gpu_layers} layers on the GPU ({fmt_bytes(o.gpu_bytes, units)}), "
+                f"{o.cpu_layers} in CPU memory ({fmt_bytes(o.cpu_bytes, units)}): {o.flag}"
+            )
+        )
+    if doc.decode_tokens_per_s_bound is not None:
+        out.append(Text(f"decode: at most {doc.decode_tokens_per_s_bound:,.1f} tokens/s ({doc.decode_assumptions})"))
+    out += [Text(f"note: {n}", style="dim") for n in doc.notes]
+    return out

@@ -119,10 +119,7 @@ def gpu_from_arg(text: str, cards: int = 1) -> Gpu:
         return find_gpu(text)
     value = capacity.group(1)
     unit = next(u for u in UNIT_BYTES if u.lower() == capacity.group(2).lower())
-    size = round(float(value) * UNIT_BYTES[unit])
-    if not 0 < size <= MAX_CAPACITY_BYTES:
-        msg = f"--gpu {text!r}: a capacity must be above 0 and at most 1 PiB ({MAX_CAPACITY_BYTES:,} bytes)"
-        raise SettingsError(msg)
+    size = capacity_bytes(text, "--gpu")
     return Gpu(
         name=f"{value} {unit}",
         vendor="unspecified",
@@ -134,6 +131,20 @@ def gpu_from_arg(text: str, cards: int = 1) -> Gpu:
         fp8=True,
         source="--gpu",
     )
+
+
+def capacity_bytes(text: str, option: str) -> int:
+    """Bytes of a capacity such as ``24GB`` (24 x 10^9) or ``80GiB`` (80 x 2^30); SettingsError otherwise."""
+    capacity = _CAPACITY.match(text)
+    if capacity is None:
+        msg = f"{option} {text!r} is not a capacity: write it as e.g. 64GB or 64GiB"
+        raise SettingsError(msg)
+    unit = next(u for u in UNIT_BYTES if u.lower() == capacity.group(2).lower())
+    size = round(float(capacity.group(1)) * UNIT_BYTES[unit])
+    if not 0 < size <= MAX_CAPACITY_BYTES:
+        msg = f"{option} {text!r}: a capacity must be above 0 and at most 1 PiB ({MAX_CAPACITY_BYTES:,} bytes)"
+        raise SettingsError(msg)
+    return size
 
 
 def find_gpu(name: str) -> Gpu:
