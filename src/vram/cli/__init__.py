@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit codes: 0 ok (fits), 1 does not fit --gpu, 2 usage error (also --gpu with a bare parameter "
-    "count: weights alone decide no fit), 3 model not resolvable, 4 Hub unreachable, 5 internal error "
+    "count: weights or model states alone decide no fit), 3 model not resolvable, 4 Hub unreachable, 5 internal error "
     "(VRAM_DEBUG=1 shows the traceback).",
 )
 app.command(name="estimate")(estimate.estimate)
