@@ -10,7 +10,7 @@ Reference rows, cheapest first:
 - an empty Typer app with the same ten options as `vram estimate`, parsing the same arguments:
   Typer (0.26+) builds a pydantic TypeAdapter per parameter, so this is the floor of any Typer
   CLI of this shape.
-Then every command: estimate (JSON and table), inspect, models, gpus, dtypes, and the Hub path
+Then every command: estimate and train (JSON and table), inspect, models, gpus, dtypes, and the Hub path
 (a repo that is not in the catalog) against the local stand-in Hub of the test suite
 (tests/resolve/fake_hub.py on 127.0.0.1): cold (empty HF_HOME each run) and from the cache with
 --offline. vram's bytecode is compiled first, as pip does when it installs a wheel.
@@ -115,6 +115,8 @@ def command_rows(vram: str, model: str) -> list[tuple[str, list[str]]]:
         ["--version"],
         ["estimate", model, "--json"],
         ["estimate", model],
+        ["train", model, "--json"],
+        ["train", model],
         ["inspect", model, "--json"],
         ["inspect", model],
         ["models", "--json"],

@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from vram.cli import estimate, inspect, listing
+from vram.cli import estimate, inspect, listing, train
 from vram.cli._errors import ExitCode, report
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
     "(VRAM_DEBUG=1 shows the traceback).",
 )
 app.command(name="estimate")(estimate.estimate)
+app.command(name="train")(train.train)
 app.command(name="inspect")(inspect.inspect)
 app.command(name="models")(listing.models)
 app.command(name="gpus")(listing.gpus)

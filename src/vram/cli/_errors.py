@@ -147,7 +147,7 @@ def _spec(e: SpecError) -> str:
 
 
 def _settings(e: SettingsError) -> str:
-    return "check the option values (`vram estimate --help`)"
+    return "check the option values (the command's --help lists each with its range)"
 
 
 def _config_file(e: ConfigFileError) -> str:
