@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from enum import Enum
+from inspect import signature
 from pathlib import Path
 from typing import Any, get_args
 
@@ -53,6 +54,12 @@ def doc_of(out: str) -> dict[str, Any]:
 def test_choices_match_the_settings(choice: type[Enum], literal: Any) -> None:
     """The CLI's choices are exactly the values TrainingSettings accepts (kept apart only for start-up time)."""
     assert set(get_args(literal)) == {m.value for m in choice}
+
+
+def test_every_setting_is_an_option() -> None:
+    """Each field of TrainingSettings (but the CUDA context size, a library knob) is an option of `vram train`."""
+    options = set(signature(train.train).parameters)
+    assert set(ts.TrainingSettings.model_fields) - {"cuda_context_bytes"} <= options
 
 
 def test_json_document_for_a_count() -> None:

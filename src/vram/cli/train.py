@@ -230,29 +230,13 @@ def train(
         known = get_args(OptimizerName)
         if name not in known:
             raise UnknownOptimizerError(values["optimizer"], known)
-        targets = values["lora_targets"]
-        settings = TrainingSettings(
-            precision=values["precision"],
-            optimizer=name,
-            optimizer_in_backward=values["optimizer_in_backward"],
-            batch=values["batch"],
-            seq_len=values["seq_len"],
-            grad_accum=values["grad_accum"],
-            grad_checkpointing=values["grad_checkpointing"],
-            attention=values["attention"],
-            loss=values["loss"],
-            activation_offload=values["activation_offload"],
-            lora_rank=values["lora_rank"],
-            **({"lora_targets": parse_lora_targets(targets)} if targets is not None else {}),
-            qlora=values["qlora"],
-            adapter_dtype=values["adapter_dtype"],
-            gpus=values["gpus"],
-            zero=values["zero"],
-            fsdp=values["fsdp"],
-            tp=values["tp"],
-            pp=values["pp"],
-            offload=values["offload"],
-        )
+        # The options share their names with the settings' fields.
+        given = {k: v for k, v in values.items() if k in TrainingSettings.model_fields}
+        given["optimizer"] = name
+        targets = given.pop("lora_targets")
+        if targets is not None:
+            given["lora_targets"] = parse_lora_targets(targets)
+        settings = TrainingSettings(**given)
         card = gpu_from_arg(values["gpu"]) if values["gpu"] is not None else None
         resolved = resolve(
             values["model"],
