@@ -97,3 +97,10 @@ def test_bare_count_is_model_states_only() -> None:
     assert "no architecture" in est.component("activations").note
     with pytest.raises(SettingsError, match="bare parameter count"):
         estimate_training_states_only(7 * 10**9, TrainingSettings(lora_rank=8))
+
+
+@pytest.mark.parametrize("kw", [{"grad_accum": 2}, {"zero": 2, "gpus": 2}])
+def test_optimizer_in_backward_refuses_accumulation_and_zero(kw: dict[str, int]) -> None:
+    """Stepping in backward frees each gradient at once: it cannot accumulate or be partitioned by DeepSpeed."""
+    with pytest.raises(SettingsError, match="--optimizer-in-backward"):
+        estimate_training(_spec("openai-community/gpt2"), TrainingSettings(optimizer_in_backward=True, **kw))
