@@ -9,7 +9,10 @@ Which copies exist depends on the precision and on the engine that holds them:
   casts are saved for backward, so they stay alive from the forward to the backward. FSDP casts
   the gathered units instead (``MixedPrecisionPolicy.param_dtype``).
 - the mixed precisions under DeepSpeed ZeRO: 16-bit weights and gradients plus an fp32 master
-  partition (ZeRO paper section 5: K = 12 bytes of fp32 master, momentum and variance).
+  partition (ZeRO paper section 5: K = 12 bytes of fp32 master, momentum and variance). At the step
+  DeepSpeed also converts the gradient partition to fp32 (``single_grad_partition``), attached to the
+  master for the optimizer and dropped after it (deepspeed/runtime/zero/stage_1_and_2.py ``step``,
+  "Step 4: get rid of the fp32 gradients"): an implementation extra over the paper, counted at the step.
 - ``bf16``: bf16 weights, gradients and states (torchtune ``dtype: bf16``); no master copy.
 
 LoRA freezes the base (no gradient or state) and trains adapters, fp32 under fp32 and the mixed
@@ -231,6 +234,9 @@ def model_states(
         m_note = f"fp32 master partition, 1/{n} of {master_full / GiB:.2f} GiB (DeepSpeed keeps 16-bit weights)"
         if offload_opt:
             m_note = "fp32 master copy offloaded to the CPU"
+    elif settings.lora:
+        master = 0
+        m_note = "none: the adapters are trained in their own dtype and the frozen base needs no master copy"
     else:
         master = 0
         m_note = {
@@ -244,7 +250,10 @@ def model_states(
     grads = shard(grad_full, n, layout.grads_sharded)
     largest_grad = max((h.tensor.numel * h.param_bytes for h in trainable), default=0)
     g_details: dict[str, int | float | str] = {"gradient_bytes": grads}
-    g_parts = [f"{params_trainable:,} trainable params"]
+    widths = sorted({h.param_bytes for h in trainable})
+    g_parts = [f"{params_trainable:,} trainable params x {'/'.join(map(str, widths)) or 0} B"]
+    if layout.grads_sharded and n > 1:
+        g_parts.append(f"1/{n} per rank")
     persistent_g = 0
     if layout.engine == "ddp":
         persistent_g = grad_full
