@@ -128,3 +128,13 @@ def test_model_dependent_refusals(kw: dict[str, int], match: str) -> None:
     spec = _spec("meta-llama/Llama-3.1-8B")
     with pytest.raises(SettingsError, match=match):
         estimate_training(spec, TrainingSettings.model_validate(kw), activations=no_activations)
+
+
+def test_tensor_parallel_splits_lora_like_its_base() -> None:
+    """Under tp 2, lora_B of a column-parallel q is split by output and lora_A kept whole; for the row-parallel
+    o it is the other way round (peft tuners/lora/tp_layer.py): r x (4096 + 4096/2) per layer either way."""
+    spec = _spec("meta-llama/Llama-2-7b-hf")
+    s = TrainingSettings(precision="bf16", tp=2, gpus=2, lora_rank=8, lora_targets=("q", "o"), seq_len=16)
+    est = estimate_training(spec, s, activations=no_activations)
+    per_layer = 2 * 8 * (4096 + 4096 // 2)
+    assert est.component("gradients").details["gradient_bytes"] == 2 * 32 * per_layer
