@@ -318,8 +318,15 @@ def model_states(
         o_state, o_temp = 0, 0
     elif layout.optimizer_sharded and n > 1:
         o_note += f"; 1/{n} per rank"
-    if settings.optimizer == "paged-adamw-8bit":
-        o_note += "; paged: counted on the GPU until memory pressure evicts it"
+    if ob.paged and not offload_opt:
+        paged = shard(ob.paged, n, layout.optimizer_sharded)
+        o_state -= paged
+        cpu += paged
+        o_details["paged_state_bytes"] = paged
+        o_note += (
+            f"; {paged / GiB:.2f} GiB of paged states in CUDA unified memory, outside PyTorch's allocator: "
+            "not counted here, they use free GPU memory or the host (in cpu_bytes)"
+        )
     in_bwd = settings.optimizer_in_backward
     optimizer = Part(
         {"forward": o_state, "backward_start": o_state, "backward_end": o_state + (o_temp if in_bwd else 0),
