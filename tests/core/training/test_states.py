@@ -144,3 +144,13 @@ def test_qlora_above_lora_when_the_vocabulary_dominates() -> None:
     biases = 24 * (896 + 128 + 128)  # q, k, v biases of 24 layers, fp32 like the embedding
     assert qlora.component("weights").details["autocast_copies_bytes"] == 2 * (emb + biases + lora.trainable_parameters)
     assert qlora.total_bytes > lora.total_bytes
+
+
+def test_checkpointing_keeps_only_the_head_and_one_layer_cast() -> None:
+    """Under full checkpointing the layers save no casts: only the head's (outside the layers) and the casts of
+    the one layer backward recomputes are alive. Llama-2-7B: 32000 x 4096 head + 4 x 4096^2 + 3 x 4096 x 11008."""
+    spec = _spec("meta-llama/Llama-2-7b-hf")
+    s = TrainingSettings(precision="bf16-mixed", grad_checkpointing="full", seq_len=16)
+    est = estimate_training(spec, s, activations=no_activations)
+    expected = 2 * (32000 * 4096 + 4 * 4096 * 4096 + 3 * 4096 * 11008)
+    assert est.component("weights").details["autocast_copies_bytes"] == expected

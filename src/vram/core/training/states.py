@@ -144,7 +144,7 @@ def _hold(
             held.append(_Held(t, quantized_bytes(qfmt, t), trainable=False, param_bytes=0, cast=False))
             continue
         own = 4 if qfmt is not None and precision != "bf16" else frozen
-        cast = own != cd and mixed and _matmul(tied, t)
+        cast = autocast and own != cd and _matmul(tied, t)
         held.append(_Held(t, t.numel * own, trainable=False, param_bytes=0, cast=cast))
     ab = cd if deepspeed_16 else adapter_bytes(settings, precision)
     held += [_Held(a, a.numel * ab, trainable=True, param_bytes=ab, cast=autocast and ab != cd) for a in adapters]
@@ -156,6 +156,27 @@ def _matmul(tied: bool, t: Tensor) -> bool:
     if t.role == "embedding":
         return tied
     return t.role not in _NOT_CAST
+
+
+def _cast_copies(held: list[_Held], cd: int, checkpointing: bool) -> tuple[int, str]:
+    """Bytes of the 16-bit weight casts alive at the end of forward, and how they are alive.
+
+    Without checkpointing each cast is saved for backward. With it, the checkpointed layers save
+    nothing, autocast's cache is cleared when the forward's autocast region exits, and backward
+    re-casts one layer at a time while it recomputes it: the casts outside the layers (the head)
+    plus one layer's.
+    """
+    casts = [h for h in held if h.cast]
+    if not checkpointing:
+        return sum(h.tensor.numel for h in casts) * cd, "saved from forward to backward"
+    outside = sum(h.tensor.numel for h in casts if h.tensor.layer is None)
+    per_layer: dict[int, int] = {}
+    for h in casts:
+        if h.tensor.layer is not None:
+            per_layer[h.tensor.layer] = per_layer.get(h.tensor.layer, 0) + h.tensor.numel
+    return (
+        outside + max(per_layer.values(), default=0)
+    ) * cd, "outside the checkpointed layers + one recomputed layer's"
 
 
 def _units(held: list[_Held]) -> list[int]:
@@ -189,12 +210,12 @@ def model_states(
     # weights: the persistent copy, then what forward/backward add (casts, gathered units, dequantization)
     stored = sum(h.stored for h in held)
     persistent = 0 if offload_params else shard(stored, n, layout.params_sharded)
-    cast_bytes = sum(h.tensor.numel * cd for h in held if h.cast)
+    cast_bytes, cast_how = _cast_copies(held, cd, settings.grad_checkpointing != "none")
     w_details: dict[str, int | float | str] = {"stored_bytes": persistent}
     w_parts = [_weights_line(held, settings, precision, layout)]
     if cast_bytes:
         w_details["autocast_copies_bytes"] = cast_bytes
-        w_parts.append(f"+ {cast_bytes / GiB:.2f} GiB of {cd_name} casts alive from forward to backward")
+        w_parts.append(f"+ {cast_bytes / GiB:.2f} GiB of {cd_name} casts {cast_how}")
     gathered = 0
     if not per_tensor:
         w_parts.append("no per-module extras (gathered units, dequantized weights) without an architecture")
