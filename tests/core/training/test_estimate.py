@@ -104,3 +104,20 @@ def test_optimizer_in_backward_refuses_accumulation_and_zero(kw: dict[str, int])
     """Stepping in backward frees each gradient at once: it cannot accumulate or be partitioned by DeepSpeed."""
     with pytest.raises(SettingsError, match="--optimizer-in-backward"):
         estimate_training(_spec("openai-community/gpt2"), TrainingSettings(optimizer_in_backward=True, **kw))
+
+
+@pytest.mark.parametrize(
+    ("kw", "fmt"),
+    [
+        ({"precision": "bf16-mixed"}, "fp32"),
+        ({"precision": "bf16"}, "bf16"),
+        ({"precision": "bf16-mixed", "zero": 2, "gpus": 2}, "bf16"),
+        ({"precision": "bf16-mixed", "lora_rank": 8}, "bf16"),
+        ({"precision": "bf16-mixed", "qlora": True}, "nf4-dq"),
+    ],
+)
+def test_format_names_the_stored_weights(kw: dict[str, object], fmt: str) -> None:
+    """The estimate's format is the weights' own: fp32 under autocast, 16-bit under DeepSpeed or pure bf16 or as
+    a frozen LoRA base, NF4 under QLoRA (what check_fit reads for GPU support)."""
+    s = TrainingSettings.model_validate({**kw, "seq_len": 16})
+    assert estimate_training(_spec("meta-llama/Llama-3.1-8B"), s, activations=no_activations).format.name == fmt

@@ -29,12 +29,12 @@ from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, TrainingSettings
 from vram.core.training.sharding import check_parallel, layout, local_tensors
 from vram.core.training.states import (
     MOMENTS,
-    QLORA_FORMAT,
     ModelStates,
     Moment,
     compute_dtype,
     default_precision,
     model_states,
+    weights_format,
 )
 from vram.core.units import MiB
 
@@ -249,7 +249,7 @@ def estimate_training(
     peaks = (activations or _activations_fn())(spec, s, adapters_all)
     trainable = sum(a.numel for a in adapters_all) if s.lora else count.total
     cd = compute_dtype(s.precision)
-    fmt = get_format(QLORA_FORMAT if s.qlora else ("fp32" if s.precision == "fp32" and not s.lora else cd))
+    fmt = get_format(weights_format(s, lay))
     return _assemble(
         count.total, trainable, states, s, peaks, peaks.note, _warnings(spec, s, adapters_all),
         states_only=False, fmt=fmt, compute=cd,
@@ -269,9 +269,9 @@ def estimate_training_states_only(parameters: int, settings: TrainingSettings | 
         msg = "a bare parameter count has no architecture: LoRA, --tp and --pp need a model (catalog id or config)"
         raise SettingsError(msg)
     base = [Tensor("parameters", (parameters,), "mlp")]
-    states = model_states(False, s, s.precision, layout(s), base, [], per_tensor=False)
-    cd = compute_dtype(s.precision)
+    lay = layout(s)
+    states = model_states(False, s, s.precision, lay, base, [], per_tensor=False)
     return _assemble(
         parameters, parameters, states, s, None, "not estimated: no architecture (a bare parameter count)", [],
-        states_only=True, fmt=get_format("fp32" if s.precision == "fp32" else cd), compute=cd,
+        states_only=True, fmt=get_format(weights_format(s, lay)), compute=compute_dtype(s.precision),
     )  # fmt: skip

@@ -85,6 +85,18 @@ def adapter_bytes(settings: TrainingSettings, precision: Precision) -> int:
     return 2 if precision == "bf16" else 4
 
 
+def weights_format(settings: TrainingSettings, layout: Layout) -> str:
+    """The format name of the (base) weights: nf4-dq under QLoRA, the compute dtype for a frozen base,
+    DeepSpeed's 16-bit copy and pure bf16, else fp32 (the master copy under autocast)."""
+    precision = settings.precision or "fp32"
+    if settings.qlora:
+        return QLORA_FORMAT
+    cd = compute_dtype(precision)
+    if settings.lora or precision == "bf16" or layout.engine == "deepspeed":
+        return cd
+    return "fp32"
+
+
 @dataclass(slots=True)
 class Part:
     """One model-state component: bytes at each moment, a note and per-part details."""
@@ -378,8 +390,6 @@ def _weights_line(held: list[_Held], settings: TrainingSettings, precision: Prec
     frozen = sum(h.tensor.numel for h in held if not h.trainable)
     where = layout.describe(settings)
     if not settings.lora:
-        sixteen = precision == "bf16" or (layout.engine == "deepspeed" and precision != "fp32")
-        dtype = compute_dtype(precision) if sixteen else "fp32"
-        return f"{dtype} weights, all trainable ({where})"
+        return f"{weights_format(settings, layout)} weights, all trainable ({where})"
     base = "NF4 (double quant) base Linears + other params" if settings.qlora else "frozen base"
     return f"{base} ({frozen:,} params) + adapters ({where})"
