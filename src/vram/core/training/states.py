@@ -191,12 +191,21 @@ def _cast_copies(held: list[_Held], cd: int, checkpointing: bool) -> tuple[int, 
     ) * cd, "outside the checkpointed layers + one recomputed layer's"
 
 
-def _units(held: list[_Held]) -> list[int]:
-    """Elements per FSDP unit: one per decoder layer, plus the root (everything outside the layers)."""
-    by_layer: dict[int | None, int] = {}
+def _working(h: _Held, cd: int) -> int:
+    """Bytes of a tensor's gathered working copy: its stored bytes, cast down to the compute dtype when wider."""
+    return min(h.stored, h.tensor.numel * cd)
+
+
+def _units(held: list[_Held], cd: int) -> tuple[int, list[int]]:
+    """Working bytes of the FSDP root (everything outside the layers) and of each decoder layer, largest first."""
+    root = 0
+    layers: dict[int, int] = {}
     for h in held:
-        by_layer[h.tensor.layer] = by_layer.get(h.tensor.layer, 0) + h.tensor.numel
-    return sorted(by_layer.values(), reverse=True)
+        if h.tensor.layer is None:
+            root += _working(h, cd)
+        else:
+            layers[h.tensor.layer] = layers.get(h.tensor.layer, 0) + _working(h, cd)
+    return root, sorted(layers.values(), reverse=True)
 
 
 def model_states(
@@ -232,17 +241,19 @@ def model_states(
     if not per_tensor:
         w_parts.append("no per-module extras (gathered units, dequantized weights) without an architecture")
     elif layout.engine == "fsdp":
-        units = _units(held)
-        unit_bytes = cd if mixed else max((h.param_bytes or cd for h in held), default=cd)
+        root, layers = _units(held, cd)
         if settings.fsdp == "full":
-            gathered = sum(units[:2]) * unit_bytes
-            w_parts.append(f"+ 2 unsharded FSDP units in {cd_name} (current + prefetch)")
+            gathered = root + sum(layers[:2])
+            w_parts.append(
+                f"+ unsharded in {cd_name}: the root unit (embeddings, head; FSDP keeps the root gathered between "
+                "forward and backward) and 2 decoder layers (current + prefetch)"
+            )
         else:
-            gathered = sum(units) * unit_bytes
+            gathered = root + sum(layers)
             w_parts.append(f"+ the unsharded {cd_name} parameters, kept from forward to backward (SHARD_GRAD_OP)")
     elif layout.engine == "deepspeed" and settings.zero == 3:
-        largest = max((h.tensor.numel for h in held), default=0)
-        gathered = largest * cd
+        largest = max(held, key=lambda h: h.tensor.numel, default=None)
+        gathered = 0 if largest is None else _working(largest, cd)
         w_parts.append("+ the largest module gathered (DeepSpeed estimate_zero3_model_states_mem_needs)")
     if gathered:
         w_details["gathered_bytes"] = gathered
@@ -309,10 +320,13 @@ def model_states(
             g_details["fp32_partition_bytes"] = fp32_partition
             g_parts.append("+ the fp32 gradient partition at the step (DeepSpeed, not in the ZeRO paper)")
     elif layout.engine == "fsdp" and per_tensor:
-        unit_grads = (_units(trainable)[0] if trainable else 0) * cd
+        unit_grads = max(_units(trainable, cd)[1], default=0)
         backward_extra += unit_grads
         g_details["unsharded_unit_gradient_bytes"] = unit_grads
-    if settings.optimizer_in_backward:
+    if offload_opt:
+        g_parts.append("the reduced gradient partition goes to the CPU with the optimizer")
+        accumulated, start, end, step = 0, 0, 0, 0
+    elif settings.optimizer_in_backward:
         alive = shard(largest_grad, n, layout.grads_sharded)
         g_parts.append("only one parameter's gradient alive (optimizer step in backward)")
         accumulated, end, step = 0, alive, 0
@@ -342,7 +356,9 @@ def model_states(
     o_note = DESCRIPTIONS[settings.optimizer]
     cpu = 0
     if offload_opt:
-        cpu_states = shard(ob.state + 4 * params_trainable * (2 if deepspeed_16 else 0), n, True)
+        # states, DeepSpeed's fp32 master and the gradient partition (fp32 under DeepSpeed's 16-bit engine)
+        host_grads = 4 * params_trainable if deepspeed_16 else grad_full
+        cpu_states = shard(ob.state + (4 * params_trainable if deepspeed_16 else 0) + host_grads, n, True)
         if offload_params:
             cpu_states += shard(stored, n, True)
         cpu = cpu_states * 3 // 2
