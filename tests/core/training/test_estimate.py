@@ -121,3 +121,11 @@ def test_format_names_the_stored_weights(kw: dict[str, object], fmt: str) -> Non
     a frozen LoRA base, NF4 under QLoRA (what check_fit reads for GPU support)."""
     s = TrainingSettings.model_validate({**kw, "seq_len": 16})
     assert estimate_training(_spec("meta-llama/Llama-3.1-8B"), s, activations=no_activations).format.name == fmt
+
+
+def test_bare_count_defaults_to_16_bit_mixed_precision() -> None:
+    """A bare count has no checkpoint dtype: it is taken as 16-bit, as the inference estimate takes it, so the
+    default is bf16-mixed (fp32 weights, grads and Adam, plus the 16-bit casts)."""
+    est = estimate_training_states_only(10**9)
+    assert est.settings.precision == "bf16-mixed"
+    assert est.component("weights").bytes == 6 * 10**9

@@ -25,7 +25,7 @@ from vram.core.params import Tensor, count_parameters, tensors
 from vram.core.result import Component
 from vram.core.spec import ModelSpec
 from vram.core.training.lora import adapter_tensors, missing_targets
-from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, TrainingSettings
+from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, Precision, TrainingSettings
 from vram.core.training.sharding import check_parallel, layout, local_tensors
 from vram.core.training.states import (
     MOMENTS,
@@ -98,11 +98,17 @@ _PHASE: dict[Moment, PeakPhase] = {
 }
 
 
+DEFAULT_COUNT_PRECISION: Precision = "bf16-mixed"
+"""Precision for a bare parameter count: the mixed precision of a 16-bit checkpoint, as the inference
+estimate assumes 16-bit weights for a bare count (``vram.core.inference.DEFAULT_COUNT_DTYPE``);
+bf16 and fp16 mixed precision cost the same bytes."""
+
+
 def resolve_settings(spec: ModelSpec | None, settings: TrainingSettings | None) -> TrainingSettings:
     """Check the settings and fill the precision and sequence length from the model."""
     s = settings or TrainingSettings()
     s.check()
-    precision = s.precision or (default_precision(spec) if spec is not None else "fp32")
+    precision = s.precision or (default_precision(spec) if spec is not None else DEFAULT_COUNT_PRECISION)
     seq_len = s.seq_len
     if seq_len is None:
         limit = spec.max_position_embeddings if spec is not None else None
