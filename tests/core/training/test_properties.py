@@ -98,3 +98,39 @@ def test_qlora_below_lora_in_pure_bf16(ref: str, rank: int) -> None:
     lora = _estimate(spec, TrainingSettings.model_validate(common))
     qlora = _estimate(spec, TrainingSettings.model_validate({**common, "qlora": True}))
     assert qlora.total_bytes < lora.total_bytes
+
+
+ANY = st.builds(
+    TrainingSettings,
+    precision=st.sampled_from(["fp32", "bf16-mixed", "fp16-mixed", "bf16"]),
+    optimizer=st.sampled_from(
+        ["adamw", "adam", "adamw-foreach", "adamw-8bit", "paged-adamw-8bit", "adafactor", "sgd", "lion", "muon"]
+    ),
+    optimizer_in_backward=st.booleans(),
+    grad_accum=st.integers(1, 3),
+    grad_checkpointing=st.sampled_from(["none", "full", "selective"]),
+    lora_rank=st.sampled_from([None, 8]),
+    lora_targets=st.sampled_from([("q", "v"), ("gate",), ("q", "k", "v", "o", "gate", "up", "down")]),
+    qlora=st.booleans(),
+    adapter_dtype=st.sampled_from([None, "bf16", "fp32"]),
+    gpus=st.sampled_from([1, 2, 4, 8]),
+    zero=st.sampled_from([0, 1, 2, 3]),
+    fsdp=st.sampled_from(["none", "full", "grad-op"]),
+    tp=st.sampled_from([1, 2]),
+    pp=st.sampled_from([1, 2]),
+    offload=st.sampled_from(["none", "optimizer", "params"]),
+)
+
+
+@settings(max_examples=150)
+@given(specs(), ANY)
+def test_any_settings_estimate_or_refuse_cleanly(spec: ModelSpec, s: TrainingSettings) -> None:
+    """Every combination gives an estimate with int64-sized non-negative components, or a SettingsError."""
+    from vram.core.errors import SettingsError
+
+    try:
+        est = _estimate(spec, s)
+    except SettingsError:
+        return
+    assert all(0 <= c.bytes < 2**63 for c in est.components)
+    assert est.total_bytes == sum(c.bytes for c in est.components)
