@@ -129,3 +129,14 @@ def test_bare_count_defaults_to_16_bit_mixed_precision() -> None:
     est = estimate_training_states_only(10**9)
     assert est.settings.precision == "bf16-mixed"
     assert est.component("weights").bytes == 6 * 10**9
+
+
+def test_named_targets_the_model_lacks_warn_but_all_linear_does_not() -> None:
+    """q,gate on GPT-2 adapts c_attn and warns that gate names nothing; all-linear adapts what exists, silently."""
+    spec = _spec("openai-community/gpt2")
+    named = estimate_training(
+        spec, TrainingSettings(lora_rank=8, lora_targets=("q", "gate")), activations=no_activations
+    )
+    assert any("gate name no module" in w for w in named.warnings)
+    default = estimate_training(spec, TrainingSettings(lora_rank=8), activations=no_activations)
+    assert not any("name no module" in w for w in default.warnings)

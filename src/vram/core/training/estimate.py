@@ -25,7 +25,7 @@ from vram.core.params import Tensor, count_parameters, tensors
 from vram.core.result import Component
 from vram.core.spec import ModelSpec
 from vram.core.training.lora import adapter_tensors, missing_targets
-from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, Precision, TrainingSettings
+from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, LORA_TARGETS, Precision, TrainingSettings
 from vram.core.training.sharding import check_parallel, layout, local_tensors
 from vram.core.training.states import (
     MOMENTS,
@@ -219,7 +219,7 @@ def _warnings(spec: ModelSpec, s: TrainingSettings, adapters: list[Tensor]) -> l
     limit = spec.max_position_embeddings
     if limit and s.seq_len and s.seq_len > limit:
         warnings.append(f"--seq-len {s.seq_len:,} exceeds the model's max_position_embeddings ({limit:,})")
-    if s.lora:
+    if s.lora and s.lora_targets != LORA_TARGETS:  # all-linear adapts whatever Linears the model has
         missing = missing_targets(spec, s.lora_targets)
         if missing:
             warnings.append(f"--lora-targets {','.join(missing)} name no module of {spec.architecture}: skipped")
