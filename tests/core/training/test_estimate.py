@@ -97,3 +97,46 @@ def test_bare_count_is_model_states_only() -> None:
     assert "no architecture" in est.component("activations").note
     with pytest.raises(SettingsError, match="bare parameter count"):
         estimate_training_states_only(7 * 10**9, TrainingSettings(lora_rank=8))
+
+
+@pytest.mark.parametrize("kw", [{"grad_accum": 2}, {"zero": 2, "gpus": 2}])
+def test_optimizer_in_backward_refuses_accumulation_and_zero(kw: dict[str, int]) -> None:
+    """Stepping in backward frees each gradient at once: it cannot accumulate or be partitioned by DeepSpeed."""
+    with pytest.raises(SettingsError, match="--optimizer-in-backward"):
+        estimate_training(_spec("openai-community/gpt2"), TrainingSettings(optimizer_in_backward=True, **kw))
+
+
+@pytest.mark.parametrize(
+    ("kw", "fmt"),
+    [
+        ({"precision": "bf16-mixed"}, "fp32"),
+        ({"precision": "bf16"}, "bf16"),
+        ({"precision": "bf16-mixed", "zero": 2, "gpus": 2}, "bf16"),
+        ({"precision": "bf16-mixed", "lora_rank": 8}, "bf16"),
+        ({"precision": "bf16-mixed", "qlora": True}, "nf4-dq"),
+    ],
+)
+def test_format_names_the_stored_weights(kw: dict[str, object], fmt: str) -> None:
+    """The estimate's format is the weights' own: fp32 under autocast, 16-bit under DeepSpeed or pure bf16 or as
+    a frozen LoRA base, NF4 under QLoRA (what check_fit reads for GPU support)."""
+    s = TrainingSettings.model_validate({**kw, "seq_len": 16})
+    assert estimate_training(_spec("meta-llama/Llama-3.1-8B"), s, activations=no_activations).format.name == fmt
+
+
+def test_bare_count_defaults_to_16_bit_mixed_precision() -> None:
+    """A bare count has no checkpoint dtype: it is taken as 16-bit, as the inference estimate takes it, so the
+    default is bf16-mixed (fp32 weights, grads and Adam, plus the 16-bit casts)."""
+    est = estimate_training_states_only(10**9)
+    assert est.settings.precision == "bf16-mixed"
+    assert est.component("weights").bytes == 6 * 10**9
+
+
+def test_named_targets_the_model_lacks_warn_but_all_linear_does_not() -> None:
+    """q,gate on GPT-2 adapts c_attn and warns that gate names nothing; all-linear adapts what exists, silently."""
+    spec = _spec("openai-community/gpt2")
+    named = estimate_training(
+        spec, TrainingSettings(lora_rank=8, lora_targets=("q", "gate")), activations=no_activations
+    )
+    assert any("gate name no module" in w for w in named.warnings)
+    default = estimate_training(spec, TrainingSettings(lora_rank=8), activations=no_activations)
+    assert not any("name no module" in w for w in default.warnings)

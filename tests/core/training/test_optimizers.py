@@ -57,3 +57,11 @@ def test_foreach_adds_a_copy_of_the_second_moment_at_the_step() -> None:
     pairs = [(BIG, 4), (NORM, 4)]
     assert optimizer_bytes("adamw-foreach", pairs).step_temporary == 4 * (BIG.numel + NORM.numel)
     assert optimizer_bytes("adamw", pairs).step_temporary == 0
+
+
+def test_paged_states_of_large_tensors_are_paged() -> None:
+    """PagedAdamW8bit pages the uint8 states of tensors with >= 1e5 elements (bitsandbytes get_state_buffer);
+    smaller tensors and the fp32 absmax stay ordinary GPU tensors."""
+    got = optimizer_bytes("paged-adamw-8bit", [(BIG, 2), (NORM, 2)])
+    assert got.paged == 2 * BIG.numel
+    assert got.state == state_bytes("adamw-8bit", BIG, 2) + state_bytes("adamw-8bit", NORM, 2)

@@ -91,16 +91,16 @@ def test_ddp_buckets_double_the_gradients() -> None:
     assert two.component("gradients").bytes == 2 * one.component("gradients").bytes
 
 
-def test_fsdp_full_shards_states_and_gathers_two_units() -> None:
-    """FSDP full shard over 8: fp32 params / 8 plus the two largest units unsharded in bf16 (current + prefetch):
-    the root (embedding, head, final norm) and one decoder layer."""
+def test_fsdp_full_shards_states_and_gathers_the_working_units() -> None:
+    """FSDP full shard over 8: fp32 params / 8, plus unsharded in bf16 the root unit (embedding, head, final norm:
+    FSDP does not reshard the root after forward) and two decoder layers (current + prefetch)."""
     spec = _spec("meta-llama/Llama-2-7b-hf")
     s = TrainingSettings(precision="bf16-mixed", fsdp="full", gpus=8, seq_len=16)
     est = estimate_training(spec, s, activations=no_activations)
     w = est.component("weights")
     layer = 4 * 4096 * 4096 + 3 * 4096 * 11008 + 2 * 4096
     embedding_and_head = 2 * 32000 * 4096 + 4096
-    assert w.details["gathered_bytes"] == 2 * (layer + embedding_and_head)
+    assert w.details["gathered_bytes"] == 2 * (2 * layer + embedding_and_head)
     assert w.details["stored_bytes"] == -(-4 * 6_738_415_616 // 8)
 
 
@@ -128,3 +128,40 @@ def test_model_dependent_refusals(kw: dict[str, int], match: str) -> None:
     spec = _spec("meta-llama/Llama-3.1-8B")
     with pytest.raises(SettingsError, match=match):
         estimate_training(spec, TrainingSettings.model_validate(kw), activations=no_activations)
+
+
+def test_tensor_parallel_splits_lora_like_its_base() -> None:
+    """Under tp 2, lora_B of a column-parallel q is split by output and lora_A kept whole; for the row-parallel
+    o it is the other way round (peft tuners/lora/tp_layer.py): r x (4096 + 4096/2) per layer either way."""
+    spec = _spec("meta-llama/Llama-2-7b-hf")
+    s = TrainingSettings(precision="bf16", tp=2, gpus=2, lora_rank=8, lora_targets=("q", "o"), seq_len=16)
+    est = estimate_training(spec, s, activations=no_activations)
+    per_layer = 2 * 8 * (4096 + 4096 // 2)
+    assert est.component("gradients").details["gradient_bytes"] == 2 * 32 * per_layer
+
+
+def test_fsdp_qlora_gathers_the_4_bit_storage() -> None:
+    """FSDP + QLoRA shards and gathers the NF4 storage itself (bnb_4bit_quant_storage), not a bf16 copy: a gathered
+    layer costs its NF4 bytes plus its bf16 adapters."""
+    from vram.core.dtypes import get_format, quantized_bytes
+
+    spec = _spec("meta-llama/Llama-2-7b-hf")
+    s = TrainingSettings(precision="bf16", fsdp="full", gpus=2, qlora=True, lora_targets=("q",), seq_len=16)
+    est = estimate_training(spec, s, activations=no_activations)
+    fmt = get_format("nf4-dq")
+    layer = [t for t in tensors(spec) if t.layer == 0]
+    layer_bytes = sum(quantized_bytes(fmt, t) if t.role in ("attention", "mlp") else 2 * t.numel for t in layer)
+    layer_bytes += 2 * 8 * (4096 + 4096)
+    root = 2 * (2 * 32000 * 4096 + 4096)
+    assert est.component("weights").details["gathered_bytes"] == root + 2 * layer_bytes
+
+
+def test_offload_moves_the_gradient_partition_to_the_cpu() -> None:
+    """With the optimizer offloaded, DeepSpeed reduces gradients into host buffers: none stay on the GPU at the
+    step, and the host holds states, fp32 master and fp32 gradients (x 1.5, DeepSpeed's additional_buffer_factor)."""
+    p, n = 10**9, 4
+    est = estimate_training_states_only(
+        p, TrainingSettings(precision="bf16-mixed", zero=2, gpus=n, offload="optimizer")
+    )
+    assert est.component("optimizer").bytes == 0
+    assert est.cpu_bytes == (8 + 4 + 4) * p // n * 3 // 2

@@ -119,3 +119,38 @@ def test_qlora_stores_nf4_linears_and_fp32_embeddings() -> None:
     adapters = 4 * est.trainable_parameters
     assert est.component("weights").details["stored_bytes"] == nf4 + other + adapters
     assert est.component("weights").details["dequantized_weight_bytes"] == 2 * 4096 * 11008
+
+
+def test_qlora_on_moe_keeps_experts_unquantized_and_warns() -> None:
+    """Mixtral under QLoRA: the fused experts are not nn.Linear, so bitsandbytes leaves them and
+    prepare_model_for_kbit_training casts them to fp32 (4 B each); the estimate says so in a warning."""
+    from vram.core.params import tensors
+
+    spec = _spec("mistralai/Mixtral-8x7B-v0.1")
+    est = estimate_training(spec, TrainingSettings(qlora=True, precision="bf16-mixed"), activations=no_activations)
+    experts = sum(t.numel for t in tensors(spec) if t.role == "expert")
+    assert est.component("weights").details["stored_bytes"] > 4 * experts
+    assert any("fused expert parameters stay unquantized" in w for w in est.warnings)
+
+
+def test_qlora_above_lora_when_the_vocabulary_dominates() -> None:
+    """Qwen2.5-0.5B (136M of its 494M params in the tied embedding) under bf16-mixed: QLoRA's fp32 embedding
+    (prepare_model_for_kbit_training) and its bf16 cast for the head outweigh the NF4 savings on the Linears."""
+    spec = _spec("Qwen/Qwen2.5-0.5B")
+    lora = estimate_training(spec, TrainingSettings(precision="bf16-mixed", lora_rank=16), activations=no_activations)
+    qlora = estimate_training(spec, TrainingSettings(precision="bf16-mixed", qlora=True, lora_rank=16),
+                              activations=no_activations)  # fmt: skip
+    emb = 151936 * 896
+    biases = 24 * (896 + 128 + 128)  # q, k, v biases of 24 layers, fp32 like the embedding
+    assert qlora.component("weights").details["autocast_copies_bytes"] == 2 * (emb + biases + lora.trainable_parameters)
+    assert qlora.total_bytes > lora.total_bytes
+
+
+def test_checkpointing_keeps_only_the_head_and_one_layer_cast() -> None:
+    """Under full checkpointing the layers save no casts: only the head's (outside the layers) and the casts of
+    the one layer backward recomputes are alive. Llama-2-7B: 32000 x 4096 head + 4 x 4096^2 + 3 x 4096 x 11008."""
+    spec = _spec("meta-llama/Llama-2-7b-hf")
+    s = TrainingSettings(precision="bf16-mixed", grad_checkpointing="full", seq_len=16)
+    est = estimate_training(spec, s, activations=no_activations)
+    expected = 2 * (32000 * 4096 + 4 * 4096 * 4096 + 3 * 4096 * 11008)
+    assert est.component("weights").details["autocast_copies_bytes"] == expected

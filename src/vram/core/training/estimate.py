@@ -25,16 +25,16 @@ from vram.core.params import Tensor, count_parameters, tensors
 from vram.core.result import Component
 from vram.core.spec import ModelSpec
 from vram.core.training.lora import adapter_tensors, missing_targets
-from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, TrainingSettings
+from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, LORA_TARGETS, Precision, TrainingSettings
 from vram.core.training.sharding import check_parallel, layout, local_tensors
 from vram.core.training.states import (
     MOMENTS,
-    QLORA_FORMAT,
     ModelStates,
     Moment,
     compute_dtype,
     default_precision,
     model_states,
+    weights_format,
 )
 from vram.core.units import MiB
 
@@ -98,11 +98,17 @@ _PHASE: dict[Moment, PeakPhase] = {
 }
 
 
+DEFAULT_COUNT_PRECISION: Precision = "bf16-mixed"
+"""Precision for a bare parameter count: the mixed precision of a 16-bit checkpoint, as the inference
+estimate assumes 16-bit weights for a bare count (``vram.core.inference.DEFAULT_COUNT_DTYPE``);
+bf16 and fp16 mixed precision cost the same bytes."""
+
+
 def resolve_settings(spec: ModelSpec | None, settings: TrainingSettings | None) -> TrainingSettings:
     """Check the settings and fill the precision and sequence length from the model."""
     s = settings or TrainingSettings()
     s.check()
-    precision = s.precision or (default_precision(spec) if spec is not None else "fp32")
+    precision = s.precision or (default_precision(spec) if spec is not None else DEFAULT_COUNT_PRECISION)
     seq_len = s.seq_len
     if seq_len is None:
         limit = spec.max_position_embeddings if spec is not None else None
@@ -213,7 +219,7 @@ def _warnings(spec: ModelSpec, s: TrainingSettings, adapters: list[Tensor]) -> l
     limit = spec.max_position_embeddings
     if limit and s.seq_len and s.seq_len > limit:
         warnings.append(f"--seq-len {s.seq_len:,} exceeds the model's max_position_embeddings ({limit:,})")
-    if s.lora:
+    if s.lora and s.lora_targets != LORA_TARGETS:  # all-linear adapts whatever Linears the model has
         missing = missing_targets(spec, s.lora_targets)
         if missing:
             warnings.append(f"--lora-targets {','.join(missing)} name no module of {spec.architecture}: skipped")
@@ -249,7 +255,7 @@ def estimate_training(
     peaks = (activations or _activations_fn())(spec, s, adapters_all)
     trainable = sum(a.numel for a in adapters_all) if s.lora else count.total
     cd = compute_dtype(s.precision)
-    fmt = get_format(QLORA_FORMAT if s.qlora else ("fp32" if s.precision == "fp32" and not s.lora else cd))
+    fmt = get_format(weights_format(s, lay))
     return _assemble(
         count.total, trainable, states, s, peaks, peaks.note, _warnings(spec, s, adapters_all),
         states_only=False, fmt=fmt, compute=cd,
@@ -269,9 +275,9 @@ def estimate_training_states_only(parameters: int, settings: TrainingSettings | 
         msg = "a bare parameter count has no architecture: LoRA, --tp and --pp need a model (catalog id or config)"
         raise SettingsError(msg)
     base = [Tensor("parameters", (parameters,), "mlp")]
-    states = model_states(False, s, s.precision, layout(s), base, [], per_tensor=False)
-    cd = compute_dtype(s.precision)
+    lay = layout(s)
+    states = model_states(False, s, s.precision, lay, base, [], per_tensor=False)
     return _assemble(
         parameters, parameters, states, s, None, "not estimated: no architecture (a bare parameter count)", [],
-        states_only=True, fmt=get_format("fp32" if s.precision == "fp32" else cd), compute=cd,
+        states_only=True, fmt=get_format(weights_format(s, lay)), compute=compute_dtype(s.precision),
     )  # fmt: skip

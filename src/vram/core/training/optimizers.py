@@ -12,8 +12,10 @@ Sources:
   moment for every parameter of the group.
 - bitsandbytes ``optim/optimizer.py`` ``Optimizer2State.init_state``: uint8 ``state1``/``state2``
   with an fp32 ``absmax`` per block of 256 (``blocksize=256``); tensors with fewer than
-  ``min_8bit_size=4096`` elements keep fp32 states. Paged variants put the same states in CUDA
-  unified memory (``PagedAdamW8bit``), which can be evicted to the host under pressure.
+  ``min_8bit_size=4096`` elements keep fp32 states. Paged variants (``PagedAdamW8bit``) put the
+  states of tensors with at least 1e5 elements in CUDA unified memory (``get_state_buffer`` ->
+  ``F.get_paged``, cudaMallocManaged): outside PyTorch's allocator, on the GPU while it has room and
+  evicted to the host otherwise.
 - torch ``torch/optim/_adafactor.py``: for a tensor of two or more dimensions a ``row_var`` of shape
   ``shape[:-1]`` and a ``col_var`` of ``shape[:-2] + shape[-1:]``; a full ``variance`` otherwise; no
   first moment (``beta1`` absent), states in the gradient's dtype.
@@ -36,6 +38,8 @@ BNB_BLOCK = 256
 """bitsandbytes 8-bit optimizer block: one fp32 absmax per 256 state values (optim/optimizer.py)."""
 BNB_MIN_8BIT_SIZE = 4096
 """bitsandbytes ``min_8bit_size``: smaller tensors keep 32-bit states (optim/optimizer.py)."""
+BNB_MIN_PAGED_SIZE = 100_000
+"""bitsandbytes ``get_state_buffer``: paged optimizers page the states of tensors of at least 1e5 elements."""
 
 MUON_ROLES = frozenset({"attention", "mlp", "expert", "shared_expert", "router"})
 """Hidden matrices that Muon orthogonalizes; everything else (embeddings, head, norms, biases) takes AdamW."""
@@ -60,6 +64,8 @@ class OptimizerBytes:
 
     state: int
     step_temporary: int
+    paged: int = 0
+    """Part of ``state`` in CUDA unified memory (paged optimizers): evictable to the host."""
 
 
 def _adam(t: Tensor, state_bytes: int) -> int:
@@ -114,7 +120,11 @@ def optimizer_bytes(name: OptimizerName, trainable: list[tuple[Tensor, int]]) ->
         temporary = sum(t.numel * b for t, b in trainable)
     elif name == "muon":
         temporary = max((_newton_schulz(t) for t, _ in trainable if _muon_hidden(t)), default=0)
-    return OptimizerBytes(state=state, step_temporary=temporary)
+    paged = 0
+    if name == "paged-adamw-8bit":
+        # state1/state2 (uint8) are paged; the fp32 absmax buffers are ordinary tensors.
+        paged = sum(2 * t.numel for t, _ in trainable if t.numel >= BNB_MIN_PAGED_SIZE)
+    return OptimizerBytes(state=state, step_temporary=temporary, paged=paged)
 
 
 def bytes_per_parameter(name: OptimizerName, dtype_bytes: int) -> float:

@@ -70,6 +70,13 @@ def _tp_split(t: Tensor, tp: int) -> Tensor:
         return _split(t, 0, tp)
     if t.role not in _TP_ROLES or len(t.shape) < 2:
         return t
+    if t.name.endswith((".lora_a", ".lora_b")):
+        # peft tuners/lora/tp_layer.py: a column-parallel base splits lora_B along its output and keeps
+        # lora_A whole; a row-parallel base splits lora_A along its input and keeps lora_B whole.
+        row = t.name.split(".")[2] in ("o", "down")
+        if t.name.endswith(".lora_a"):
+            return _split(t, -1, tp) if row else t
+        return t if row else _split(t, -2, tp)
     base = t.name.removesuffix("_exps").removesuffix("_shexp")
     if base in _REPLICATED_ATTENTION:
         return t

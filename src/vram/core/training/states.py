@@ -9,7 +9,10 @@ Which copies exist depends on the precision and on the engine that holds them:
   casts are saved for backward, so they stay alive from the forward to the backward. FSDP casts
   the gathered units instead (``MixedPrecisionPolicy.param_dtype``).
 - the mixed precisions under DeepSpeed ZeRO: 16-bit weights and gradients plus an fp32 master
-  partition (ZeRO paper section 5: K = 12 bytes of fp32 master, momentum and variance).
+  partition (ZeRO paper section 5: K = 12 bytes of fp32 master, momentum and variance). At the step
+  DeepSpeed also converts the gradient partition to fp32 (``single_grad_partition``), attached to the
+  master for the optimizer and dropped after it (deepspeed/runtime/zero/stage_1_and_2.py ``step``,
+  "Step 4: get rid of the fp32 gradients"): an implementation extra over the paper, counted at the step.
 - ``bf16``: bf16 weights, gradients and states (torchtune ``dtype: bf16``); no master copy.
 
 LoRA freezes the base (no gradient or state) and trains adapters, fp32 under fp32 and the mixed
@@ -82,6 +85,18 @@ def adapter_bytes(settings: TrainingSettings, precision: Precision) -> int:
     return 2 if precision == "bf16" else 4
 
 
+def weights_format(settings: TrainingSettings, layout: Layout) -> str:
+    """The format name of the (base) weights: nf4-dq under QLoRA, the compute dtype for a frozen base,
+    DeepSpeed's 16-bit copy and pure bf16, else fp32 (the master copy under autocast)."""
+    precision = settings.precision or "fp32"
+    if settings.qlora:
+        return QLORA_FORMAT
+    cd = compute_dtype(precision)
+    if settings.lora or precision == "bf16" or layout.engine == "deepspeed":
+        return cd
+    return "fp32"
+
+
 @dataclass(slots=True)
 class Part:
     """One model-state component: bytes at each moment, a note and per-part details."""
@@ -141,7 +156,7 @@ def _hold(
             held.append(_Held(t, quantized_bytes(qfmt, t), trainable=False, param_bytes=0, cast=False))
             continue
         own = 4 if qfmt is not None and precision != "bf16" else frozen
-        cast = own != cd and mixed and _matmul(tied, t)
+        cast = autocast and own != cd and _matmul(tied, t)
         held.append(_Held(t, t.numel * own, trainable=False, param_bytes=0, cast=cast))
     ab = cd if deepspeed_16 else adapter_bytes(settings, precision)
     held += [_Held(a, a.numel * ab, trainable=True, param_bytes=ab, cast=autocast and ab != cd) for a in adapters]
@@ -155,12 +170,42 @@ def _matmul(tied: bool, t: Tensor) -> bool:
     return t.role not in _NOT_CAST
 
 
-def _units(held: list[_Held]) -> list[int]:
-    """Elements per FSDP unit: one per decoder layer, plus the root (everything outside the layers)."""
-    by_layer: dict[int | None, int] = {}
+def _cast_copies(held: list[_Held], cd: int, checkpointing: bool) -> tuple[int, str]:
+    """Bytes of the 16-bit weight casts alive at the end of forward, and how they are alive.
+
+    Without checkpointing each cast is saved for backward. With it, the checkpointed layers save
+    nothing, autocast's cache is cleared when the forward's autocast region exits, and backward
+    re-casts one layer at a time while it recomputes it: the casts outside the layers (the head)
+    plus one layer's.
+    """
+    casts = [h for h in held if h.cast]
+    if not checkpointing:
+        return sum(h.tensor.numel for h in casts) * cd, "saved from forward to backward"
+    outside = sum(h.tensor.numel for h in casts if h.tensor.layer is None)
+    per_layer: dict[int, int] = {}
+    for h in casts:
+        if h.tensor.layer is not None:
+            per_layer[h.tensor.layer] = per_layer.get(h.tensor.layer, 0) + h.tensor.numel
+    return (
+        outside + max(per_layer.values(), default=0)
+    ) * cd, "outside the checkpointed layers + one recomputed layer's"
+
+
+def _working(h: _Held, cd: int) -> int:
+    """Bytes of a tensor's gathered working copy: its stored bytes, cast down to the compute dtype when wider."""
+    return min(h.stored, h.tensor.numel * cd)
+
+
+def _units(held: list[_Held], cd: int) -> tuple[int, list[int]]:
+    """Working bytes of the FSDP root (everything outside the layers) and of each decoder layer, largest first."""
+    root = 0
+    layers: dict[int, int] = {}
     for h in held:
-        by_layer[h.tensor.layer] = by_layer.get(h.tensor.layer, 0) + h.tensor.numel
-    return sorted(by_layer.values(), reverse=True)
+        if h.tensor.layer is None:
+            root += _working(h, cd)
+        else:
+            layers[h.tensor.layer] = layers.get(h.tensor.layer, 0) + _working(h, cd)
+    return root, sorted(layers.values(), reverse=True)
 
 
 def model_states(
@@ -186,27 +231,29 @@ def model_states(
     # weights: the persistent copy, then what forward/backward add (casts, gathered units, dequantization)
     stored = sum(h.stored for h in held)
     persistent = 0 if offload_params else shard(stored, n, layout.params_sharded)
-    cast_bytes = sum(h.tensor.numel * cd for h in held if h.cast)
+    cast_bytes, cast_how = _cast_copies(held, cd, settings.grad_checkpointing != "none")
     w_details: dict[str, int | float | str] = {"stored_bytes": persistent}
     w_parts = [_weights_line(held, settings, precision, layout)]
     if cast_bytes:
         w_details["autocast_copies_bytes"] = cast_bytes
-        w_parts.append(f"+ {cast_bytes / GiB:.2f} GiB of {cd_name} casts alive from forward to backward")
+        w_parts.append(f"+ {cast_bytes / GiB:.2f} GiB of {cd_name} casts {cast_how}")
     gathered = 0
     if not per_tensor:
         w_parts.append("no per-module extras (gathered units, dequantized weights) without an architecture")
     elif layout.engine == "fsdp":
-        units = _units(held)
-        unit_bytes = cd if mixed else max((h.param_bytes or cd for h in held), default=cd)
+        root, layers = _units(held, cd)
         if settings.fsdp == "full":
-            gathered = sum(units[:2]) * unit_bytes
-            w_parts.append(f"+ 2 unsharded FSDP units in {cd_name} (current + prefetch)")
+            gathered = root + sum(layers[:2])
+            w_parts.append(
+                f"+ unsharded in {cd_name}: the root unit (embeddings, head; FSDP keeps the root gathered between "
+                "forward and backward) and 2 decoder layers (current + prefetch)"
+            )
         else:
-            gathered = sum(units) * unit_bytes
+            gathered = root + sum(layers)
             w_parts.append(f"+ the unsharded {cd_name} parameters, kept from forward to backward (SHARD_GRAD_OP)")
     elif layout.engine == "deepspeed" and settings.zero == 3:
-        largest = max((h.tensor.numel for h in held), default=0)
-        gathered = largest * cd
+        largest = max(held, key=lambda h: h.tensor.numel, default=None)
+        gathered = 0 if largest is None else _working(largest, cd)
         w_parts.append("+ the largest module gathered (DeepSpeed estimate_zero3_model_states_mem_needs)")
     if gathered:
         w_details["gathered_bytes"] = gathered
@@ -231,6 +278,9 @@ def model_states(
         m_note = f"fp32 master partition, 1/{n} of {master_full / GiB:.2f} GiB (DeepSpeed keeps 16-bit weights)"
         if offload_opt:
             m_note = "fp32 master copy offloaded to the CPU"
+    elif settings.lora:
+        master = 0
+        m_note = "none: the adapters are trained in their own dtype and the frozen base needs no master copy"
     else:
         master = 0
         m_note = {
@@ -244,7 +294,10 @@ def model_states(
     grads = shard(grad_full, n, layout.grads_sharded)
     largest_grad = max((h.tensor.numel * h.param_bytes for h in trainable), default=0)
     g_details: dict[str, int | float | str] = {"gradient_bytes": grads}
-    g_parts = [f"{params_trainable:,} trainable params"]
+    widths = sorted({h.param_bytes for h in trainable})
+    g_parts = [f"{params_trainable:,} trainable params x {'/'.join(map(str, widths)) or 0} B"]
+    if layout.grads_sharded and n > 1:
+        g_parts.append(f"1/{n} per rank")
     persistent_g = 0
     if layout.engine == "ddp":
         persistent_g = grad_full
@@ -267,10 +320,13 @@ def model_states(
             g_details["fp32_partition_bytes"] = fp32_partition
             g_parts.append("+ the fp32 gradient partition at the step (DeepSpeed, not in the ZeRO paper)")
     elif layout.engine == "fsdp" and per_tensor:
-        unit_grads = (_units(trainable)[0] if trainable else 0) * cd
+        unit_grads = max(_units(trainable, cd)[1], default=0)
         backward_extra += unit_grads
         g_details["unsharded_unit_gradient_bytes"] = unit_grads
-    if settings.optimizer_in_backward:
+    if offload_opt:
+        g_parts.append("the reduced gradient partition goes to the CPU with the optimizer")
+        accumulated, start, end, step = 0, 0, 0, 0
+    elif settings.optimizer_in_backward:
         alive = shard(largest_grad, n, layout.grads_sharded)
         g_parts.append("only one parameter's gradient alive (optimizer step in backward)")
         accumulated, end, step = 0, alive, 0
@@ -300,7 +356,9 @@ def model_states(
     o_note = DESCRIPTIONS[settings.optimizer]
     cpu = 0
     if offload_opt:
-        cpu_states = shard(ob.state + 4 * params_trainable * (2 if deepspeed_16 else 0), n, True)
+        # states, DeepSpeed's fp32 master and the gradient partition (fp32 under DeepSpeed's 16-bit engine)
+        host_grads = 4 * params_trainable if deepspeed_16 else grad_full
+        cpu_states = shard(ob.state + (4 * params_trainable if deepspeed_16 else 0) + host_grads, n, True)
         if offload_params:
             cpu_states += shard(stored, n, True)
         cpu = cpu_states * 3 // 2
@@ -309,8 +367,15 @@ def model_states(
         o_state, o_temp = 0, 0
     elif layout.optimizer_sharded and n > 1:
         o_note += f"; 1/{n} per rank"
-    if settings.optimizer == "paged-adamw-8bit":
-        o_note += "; paged: counted on the GPU until memory pressure evicts it"
+    if ob.paged and not offload_opt:
+        paged = shard(ob.paged, n, layout.optimizer_sharded)
+        o_state -= paged
+        cpu += paged
+        o_details["paged_state_bytes"] = paged
+        o_note += (
+            f"; {paged / GiB:.2f} GiB of paged states in CUDA unified memory, outside PyTorch's allocator: "
+            "not counted here, they use free GPU memory or the host (in cpu_bytes)"
+        )
     in_bwd = settings.optimizer_in_backward
     optimizer = Part(
         {"forward": o_state, "backward_start": o_state, "backward_end": o_state + (o_temp if in_bwd else 0),
@@ -341,8 +406,6 @@ def _weights_line(held: list[_Held], settings: TrainingSettings, precision: Prec
     frozen = sum(h.tensor.numel for h in held if not h.trainable)
     where = layout.describe(settings)
     if not settings.lora:
-        sixteen = precision == "bf16" or (layout.engine == "deepspeed" and precision != "fp32")
-        dtype = compute_dtype(precision) if sixteen else "fp32"
-        return f"{dtype} weights, all trainable ({where})"
+        return f"{weights_format(settings, layout)} weights, all trainable ({where})"
     base = "NF4 (double quant) base Linears + other params" if settings.qlora else "frozen base"
     return f"{base} ({frozen:,} params) + adapters ({where})"
