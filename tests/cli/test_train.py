@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from enum import Enum
@@ -87,7 +88,7 @@ def test_count_warns_about_ignored_options() -> None:
 
 def test_count_with_gpu_gives_no_verdict() -> None:
     """A bare count with --gpu exits 2: fp32 AdamW states of 7e9 params (16 B each: 104.31 GiB) decide no fit."""
-    code, out, err = run("7b", "--gpu", "H100 SXM")
+    code, out, err = run("7b", "--precision", "fp32", "--gpu", "H100 SXM")
     assert ExitCode.USAGE == code
     assert "" == out
     assert "model states alone take 104.31 GiB" in err  # 7e9 x (4 + 4 + 8) B = 112e9 B
@@ -159,11 +160,13 @@ def test_no_model_and_no_file(tmp_path: Path) -> None:
 
 def test_project_file_supplies_the_model(tmp_path: Path) -> None:
     """`vram train --optimizer adamw --batch 8` in a folder whose vram.toml names the model and a seq_len."""
-    (tmp_path / "vram.toml").write_text('model = "7b"\nseq-len = 4096\noptimizer = "sgd"\nprecision = "bf16"\n')
+    (tmp_path / "vram.toml").write_text(
+        'model = "meta-llama/Llama-3.1-8B"\nseq-len = 4096\noptimizer = "sgd"\nprecision = "bf16"\n'
+    )
     result = vram(tmp_path, "--optimizer", "adamw", "--batch", "8", "--json")
     assert 0 == result.returncode, result.stderr
     doc = doc_of(result.stdout)
-    assert "7b" == doc["model"]["id"]
+    assert ("meta-llama/Llama-3.1-8B", "full") == (doc["model"]["id"], doc["scope"])
     s = doc["settings"]
     assert ("adamw", 8, 4096, "bf16") == (s["optimizer"], s["batch"], s["seq_len"], s["precision"])
     assert {"file": "vram.toml", "keys": ["model", "seq_len", "precision"]} == doc["project_defaults"]
@@ -226,8 +229,7 @@ def test_units_from_file_are_case_insensitive(tmp_path: Path) -> None:
     (tmp_path / "vram.toml").write_text('model = "7b"\nunits = "gb"\n')
     result = vram(tmp_path)
     assert 0 == result.returncode, result.stderr
-    assert " GB" in result.stdout
-    assert "GiB" not in result.stdout
+    assert re.search(r"^ total +[\d.,]+ GB ", result.stdout, re.M)
 
 
 def test_json_path_does_not_load_rich_or_hub() -> None:
@@ -244,3 +246,39 @@ def test_json_path_does_not_load_rich_or_hub() -> None:
     added = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
     assert "huggingface_hub" not in {m.split(".")[0] for m in added}
     assert not [m for m in added if m.startswith("rich.table") or m == "vram.report.table"]
+
+
+def test_table_for_a_model() -> None:
+    """A catalog model's table shows the architecture, trainable of total parameters, the phase and activations."""
+    code, out, err = run(LLAMA, "--batch", "2")
+    assert ExitCode.OK == code, err
+    for text in ("LlamaForCausalLM", "trainable 6.74 B of 6.74 B (100.00%)", "activations", "peak in", "total"):
+        assert text in out
+
+
+def test_json_for_lora_on_a_model() -> None:
+    """LoRA r=8 on q,v of Llama-2-7B trains 4,194,304 parameters (PEFT's print_trainable_parameters), full scope."""
+    code, out, err = run(LLAMA, "--lora-rank", "8", "--lora-targets", "q_proj,v_proj", "--json")
+    assert ExitCode.OK == code, err
+    doc = doc_of(out)
+    assert ("full", 4_194_304) == (doc["scope"], doc["trainable_parameters"])
+    assert doc["components"]["activations"]["bytes"] > 0
+    assert doc["peak_phase"] in ("forward", "backward", "optimizer_step")
+    assert doc["total_bytes"] == sum(c["bytes"] for c in doc["components"].values())
+    assert ["q", "v"] == doc["settings"]["lora_targets"]
+
+
+def test_does_not_fit_exits_one() -> None:
+    """Full fine-tuning of Llama-2-7B cannot fit 12 GB: its fp16 weights alone are 13.5 GB. Exit 1, verdict shown."""
+    code, out, _ = run(LLAMA, "--gpu", "RTX 3060 12GB")
+    assert ExitCode.DOES_NOT_FIT == code
+    assert "RTX 3060 12GB (11.25 GiB usable of 12.00 GiB): does not fit" in out
+
+
+def test_fits_exits_zero() -> None:
+    """QLoRA of Llama-2-7B at batch 1 x 512 fits an 80 GB H100 (exit 0, fits true, headroom = usable - total)."""
+    code, out, _ = run(LLAMA, "--qlora", "--seq-len", "512", "--gpu", "H100 SXM", "--json")
+    assert ExitCode.OK == code
+    doc = doc_of(out)
+    assert doc["gpu"]["fits"] is True
+    assert doc["gpu"]["headroom_bytes"] == doc["gpu"]["usable_memory_bytes"] - doc["total_bytes"]
