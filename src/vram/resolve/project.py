@@ -14,11 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 has no tomllib; tomli is the same parser (PEP 680)
-    import tomli as tomllib
-
 from vram.core.errors import ProjectFileError
 from vram.core.units import MiB
 
@@ -28,10 +23,11 @@ PYPROJECT_TABLE = ("tool", "vram")
 MAX_PROJECT_FILE_BYTES = MiB
 """Largest project file read (1 MiB): a pyproject.toml is a few KiB; anything larger is not one."""
 
-_HEADER = re.compile(r"^\s*\[(?!\[)\s*([^\]]+?)\s*\]")
-_ARRAY_HEADER = re.compile(r"^\s*\[\[")
-_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
-_PART = re.compile(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""")
+# Patterns as text, compiled (and cached by re) on first use: only a folder with a project file needs them.
+_HEADER = r"^\s*\[(?!\[)\s*([^\]]+?)\s*\]"
+_ARRAY_HEADER = r"^\s*\[\["
+_KEY = r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*="""
+_PART = r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'"""
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,7 @@ class ProjectDefaults:
 
 
 def _parts(dotted: str) -> tuple[str, ...]:
-    return tuple(p.strip("\"'") for p in _PART.findall(dotted))
+    return tuple(p.strip("\"'") for p in re.findall(_PART, dotted))
 
 
 def key_lines(text: str, table: tuple[str, ...]) -> dict[str, int]:
@@ -62,14 +58,14 @@ def key_lines(text: str, table: tuple[str, ...]) -> dict[str, int]:
     lines: dict[str, int] = {}
     current: tuple[str, ...] | None = ()
     for number, line in enumerate(text.splitlines(), start=1):
-        if _ARRAY_HEADER.match(line):
+        if re.match(_ARRAY_HEADER, line):
             current = None
             continue
-        header = _HEADER.match(line)
+        header = re.match(_HEADER, line)
         if header:
             current = _parts(header.group(1))
             continue
-        key = _KEY.match(line)
+        key = re.match(_KEY, line)
         if key is None or current is None:
             continue
         path = current + _parts(key.group(1))
@@ -85,6 +81,10 @@ def _read(path: Path, name: str) -> tuple[str, dict[str, Any]]:
             raw = f.read(MAX_PROJECT_FILE_BYTES + 1)
     except OSError as exc:
         raise ProjectFileError(name, f"cannot read it ({exc.strerror or exc})") from None
+    if sys.version_info >= (3, 11):  # imported here: most folders hold no project file to parse
+        import tomllib
+    else:  # pragma: no cover - Python 3.10 has no tomllib; tomli is the same parser (PEP 680)
+        import tomli as tomllib
     if len(raw) > MAX_PROJECT_FILE_BYTES:
         raise ProjectFileError(name, f"larger than {MAX_PROJECT_FILE_BYTES:,} bytes, too large for a project file")
     try:
