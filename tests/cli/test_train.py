@@ -282,3 +282,23 @@ def test_fits_exits_zero() -> None:
     doc = doc_of(out)
     assert doc["gpu"]["fits"] is True
     assert doc["gpu"]["headroom_bytes"] == doc["gpu"]["usable_memory_bytes"] - doc["total_bytes"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("llama-2-7b", "--qlora", "--seq-len", "512", "--gpu", "H100 SXM"), ExitCode.OK),
+        (("llama-2-7b", "--gpu", "RTX 3060 12GB"), ExitCode.DOES_NOT_FIT),
+        (("llama-2-7b", "--zero", "3", "--fsdp", "full", "--gpus", "2"), ExitCode.USAGE),
+        (("no-such-model-xyz",), ExitCode.MODEL),
+    ],
+)
+def test_exit_codes_through_the_entry_point(tmp_path: Path, args: tuple[str, ...], code: ExitCode) -> None:
+    """`python -m vram train` exits 0 / 1 / 2 / 3 as documented, stdout empty on error in --json mode."""
+    result = vram(tmp_path, *args, "--json")
+    assert code == result.returncode, result.stderr
+    if code in (ExitCode.OK, ExitCode.DOES_NOT_FIT):
+        assert (code == ExitCode.OK) is doc_of(result.stdout)["gpu"]["fits"]
+    else:
+        assert "" == result.stdout
+        assert result.stderr.startswith("error: ")
