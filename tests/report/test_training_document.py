@@ -142,6 +142,16 @@ def test_table_verdict_is_per_gpu() -> None:
     assert "GiB" not in out
 
 
+def test_table_names_all_linear() -> None:
+    """LoRA on all seven projections reads 'all-linear' (PEFT's name), a subset lists its targets."""
+    every = TrainingSettings(precision="bf16-mixed", seq_len=8, lora_rank=16)
+    out = _text(list(training_table(build_training_document(_count(), _estimate({}, every), None, "t"), "GiB")))
+    assert "LoRA r=16 on all-linear" in out
+    some = TrainingSettings(precision="bf16-mixed", seq_len=8, qlora=True, lora_targets=("q", "v"))
+    out = _text(list(training_table(build_training_document(_count(), _estimate({}, some), None, "t"), "GiB")))
+    assert "QLoRA r=8 on q,v" in out
+
+
 @pytest.mark.rendered
 def test_schema_file_is_current() -> None:
     """docs/schema/train-v1.json is the schema of the document the code emits (python scripts/schemas.py)."""

@@ -221,6 +221,8 @@ def _layout(s: TrainingSettingsDoc) -> str:
 
 def training_table(doc: TrainingDocument, units: Units) -> list[Table | Text]:
     """The renderables of ``vram train``: heading, run and layout lines, the six components, CPU RAM, verdict."""
+    from vram.core.training.settings import LORA_TARGETS  # here: `vram estimate` tables need none of it
+
     m, s = doc.model, doc.settings
     head = _heading(m)
     facts = [m.architecture or "rule of thumb", f"{fmt_params(m.parameters)} params"]
@@ -229,7 +231,9 @@ def training_table(doc: TrainingDocument, units: Units) -> list[Table | Text]:
     facts.append(s.precision or "")
     if s.lora_rank is not None:
         kind = "QLoRA" if s.qlora else "LoRA"
-        facts.append(f"{kind} r={s.lora_rank} on {','.join(s.lora_targets or ())}")
+        targets = s.lora_targets or []
+        named = "all-linear" if len(targets) == len(LORA_TARGETS) else ",".join(targets)
+        facts.append(f"{kind} r={s.lora_rank} on {named}")
     share = doc.trainable_parameters / m.parameters if m.parameters else 0.0
     facts.append(f"trainable {fmt_params(doc.trainable_parameters)} of {fmt_params(m.parameters)} ({share:.2%})")
     head.append(" · ".join(f for f in facts if f))
