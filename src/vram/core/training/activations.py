@@ -13,6 +13,8 @@ Precision decides the dtypes: fp32 computes and keeps everything in fp32; pure b
 activations with RMSNorm's fp32 upcast; autocast (bf16-/fp16-mixed) keeps an fp32 residual stream
 and norms, 16-bit matmul outputs, and a 16-bit cast of each Linear's fp32 input per Linear (autocast
 caches only casts of trainable leaf weights, torch aten/src/ATen/autocast_mode.h ``cached_cast``).
+Autocast's 16-bit copies of the weights, also saved for backward, scale with the parameters and are
+counted with the weights (``vram.core.training.states``), not here.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from vram.core.dtypes import FLOAT_BYTES, float_name
 from vram.core.errors import SettingsError
-from vram.core.params import MATRIX_ROLES, Tensor, tensors
+from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
 from vram.core.training.settings import TrainingSettings
 
@@ -304,23 +306,6 @@ def _layer_grads(spec: ModelSpec, d: _Dtypes, seq_len: int, eager: bool) -> int:
     return max(mlp, scores)
 
 
-def autocast_weight_copies(spec: ModelSpec, settings: TrainingSettings) -> int:
-    """Bytes of autocast's 16-bit copies of the matmul weights, saved for backward under the mixed
-    precisions (the cached casts of trainable weights, a fresh cast per use of a frozen one); 0 otherwise.
-
-    Counted in ``saved_bytes`` (they are saved for backward, alive from forward until each layer's
-    backward), divided like the weights over tp and pp, and named in the details.
-    """
-    if not _dtypes(settings).autocast:
-        return 0
-    # QLoRA's 4-bit Linears dequantize inside bitsandbytes' matmul: only the fp32 head is cast.
-    roles = frozenset({"lm_head"}) if settings.qlora else MATRIX_ROLES | {"lm_head"}
-    matmul = sum(t.numel for t in tensors(spec) if t.role in roles)
-    if spec.tie_word_embeddings:
-        matmul += spec.vocab_size * spec.hidden_size  # the tied head multiplies by the embedding
-    return 2 * matmul
-
-
 def _stage(kept: list[int], embed: int, head: int, pp: int) -> tuple[int, int]:
     """(bytes in the layers, bytes beside them) on the most loaded pipeline stage.
 
@@ -361,8 +346,7 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     head_bytes = sum(head.values()) * tokens
     in_layers, beside = _stage(kept, embed, head_bytes, pp)
     offloaded = in_layers if settings.activation_offload else 0
-    copies = autocast_weight_copies(spec, settings) // pp
-    saved = in_layers + beside - offloaded + copies
+    saved = in_layers + beside - offloaded
     widest = max(layer_bytes)
 
     logits = spec.vocab_size * tokens
@@ -388,8 +372,6 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         f"{b} x {s:,} tokens per micro-batch, {attn}, {mode}, {what}, "
         f"{'chunked' if chunks > 1 else 'standard'} loss (fp32 log-softmax saved)"
     )
-    if copies:
-        note += "; with autocast's 16-bit weight copies"
     if settings.qlora:
         note += "; QLoRA: PEFT prepare_model_for_kbit_training turns on checkpointing unless told not to"
     if tp > 1:
@@ -406,7 +388,6 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         "forward_loss_extra_bytes": per_gpu(fwd_loss),
         "backward_loss_extra_bytes": per_gpu(bwd_loss),
         "layer_gradient_bytes": per_gpu(grads),
-        "autocast_weight_copy_bytes": per_gpu(copies),
     }
     for part, value in layers[min(1, spec.num_layers - 1)].items():
         details[f"layer_{part}_bytes_per_token"] = value
