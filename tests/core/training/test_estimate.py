@@ -140,3 +140,14 @@ def test_named_targets_the_model_lacks_warn_but_all_linear_does_not() -> None:
     assert any("gate name no module" in w for w in named.warnings)
     default = estimate_training(spec, TrainingSettings(lora_rank=8), activations=no_activations)
     assert not any("name no module" in w for w in default.warnings)
+
+
+@pytest.mark.parametrize("kw", [{}, {"lora_rank": 16}, {"qlora": True, "grad_checkpointing": "full"}])
+def test_every_catalog_model_estimates(kw: dict[str, object]) -> None:
+    """Every bundled model gives a full estimate (real activation model) whose peak is the sum of its parts."""
+    from vram.resolve.catalog import models
+
+    for m in models():
+        est = estimate_training(_spec(m.id), TrainingSettings.model_validate({**kw, "seq_len": 512}))
+        assert est.total_bytes == sum(c.bytes for c in est.components) > 0, m.id
+        assert est.component("activations").bytes > 0, m.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vram.core.spec import ModelSpec
@@ -135,9 +135,12 @@ def test_any_settings_estimate_or_refuse_cleanly(spec: ModelSpec, s: TrainingSet
     assert est.total_bytes == sum(c.bytes for c in est.components)
 
 
+@settings(max_examples=300)
 @given(specs(), TRAINING, st.sampled_from(["full", "selective"]))
 def test_checkpointing_never_raises_memory(spec: ModelSpec, s: TrainingSettings, mode: str) -> None:
-    """Recomputing activations in backward never needs more memory than keeping them: activations or total."""
+    """From 2 layers up, recomputing activations in backward never needs more memory than keeping them. (With one
+    layer, the recomputed layer sits beside its kept input, so checkpointing has nothing to save.)"""
+    assume(spec.num_layers >= 2)
     keep = _estimate(spec, s.model_copy(update={"grad_checkpointing": "none"}))
     ckpt = _estimate(spec, s.model_copy(update={"grad_checkpointing": mode}))
     assert ckpt.total_bytes <= keep.total_bytes
