@@ -25,11 +25,11 @@ from math import ceil
 
 from pydantic import BaseModel, ConfigDict
 
-from vram.core.dtypes import FLOAT_BYTES, float_name
 from vram.core.errors import SettingsError
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
 from vram.core.training.settings import TrainingSettings
+from vram.core.training.states import adapter_bytes
 
 CHUNKED_LOSS_CHUNKS = 8
 """``--loss chunked``: torchtune's CEWithChunkedOutputLoss ``num_output_chunks=8``, which upcasts and
@@ -102,20 +102,17 @@ class _Dtypes:
 
 
 def _dtypes(settings: TrainingSettings) -> _Dtypes:
+    """Element sizes under the settings' precision.
+
+    The residual stream has the dtype of the embeddings and norms: fp32 under fp32 and autocast
+    (fp32 weights), 16-bit under pure bf16 and for LoRA's frozen 16-bit base, fp32 again under QLoRA,
+    whose ``prepare_model_for_kbit_training`` casts the embeddings and norms to fp32 (peft utils/other.py).
+    """
     precision = settings.precision or "bf16-mixed"
     autocast = precision.endswith("-mixed")
-    residual = 2 if precision == "bf16" else 4
+    fp32_stream = precision == "fp32" or (autocast and (settings.qlora or not settings.lora))
     compute = 4 if precision == "fp32" else 2
-    if settings.adapter_dtype is not None:
-        name = float_name(settings.adapter_dtype)
-        if name is None:
-            msg = f"unknown --adapter-dtype {settings.adapter_dtype!r}: use fp32, bf16 or fp16"
-            raise SettingsError(msg)
-        adapter = FLOAT_BYTES[name]
-    else:
-        # PEFT autocast_adapter_dtype=True keeps adapters fp32; torchtune's pure bf16 keeps them bf16.
-        adapter = 2 if precision == "bf16" else 4
-    return _Dtypes(residual, compute, autocast, adapter)
+    return _Dtypes(4 if fp32_stream else 2, compute, autocast, adapter_bytes(settings, precision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +356,9 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     back_in = widest if settings.activation_offload else 0  # one layer's tensors brought back
     grads = _layer_grads(spec, d, s, eager) * tokens
     fwd_extra = max(fwd_loss, recompute, back_in)
-    bwd_extra = max(bwd_loss, recompute + grads, back_in + grads)
+    # By the time the layers run backward, the head's saved tensors have been released.
+    released = head_bytes if pp == 1 else 0
+    bwd_extra = max(bwd_loss, max(recompute, back_in) + grads - released)
 
     def per_gpu(x: int) -> int:
         return ceil(x / tp)
