@@ -230,9 +230,9 @@ def estimate_training(
     s = resolve_settings(spec, settings)
     check_parallel(spec, s)
     assert s.precision is not None
-    adapters_all = adapter_tensors(spec, s)
-    lay = layout(s)
     ts = tensors(spec)
+    adapters_all = adapter_tensors(spec, s, ts)
+    lay = layout(s)
     count = count_parameters(spec, ts)
     local = local_tensors(spec, s, ts)
     local_adapters = local_tensors(spec, s, adapters_all)
