@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from vram.core.errors import SettingsError
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
+from vram.core.training.lora import target_of
 from vram.core.training.settings import TrainingSettings
 from vram.core.training.states import adapter_bytes
 
@@ -127,19 +128,23 @@ class _Lora:
         return bool(self.targets)
 
     def adapted(self, layer: int, modules: Sequence[str]) -> list[str]:
+        """The modules among ``modules`` with an adapter in ``layer`` (a fused module is adapted when
+        any of the targets it fuses is: PEFT wraps the one Linear)."""
         own = self.targets.get(layer, frozenset())
-        return [m for m in modules if m in own]
+        return [m for m in modules if own & _FUSED.get(m, frozenset({m}))]
+
+
+_FUSED: dict[str, frozenset[str]] = {"qkv": frozenset({"q", "k", "v"}), "gate_up": frozenset({"gate", "up"})}
 
 
 def _lora(adapters: Sequence[Tensor]) -> _Lora:
-    """Adapted modules per layer from the ``blk.{i}.{target}.lora_a`` tensors."""
+    """Adapted modules per layer, from the ``blk.{i}.{target}.lora_a`` tensors and their rank."""
     targets: dict[int, set[str]] = {}
     rank = 0
     for t in adapters:
-        parts = t.name.split(".")
-        if len(parts) < 4 or parts[-1] != "lora_a" or t.layer is None:
+        if t.layer is None or not t.name.endswith(".lora_a"):
             continue
-        targets.setdefault(t.layer, set()).add(parts[-2])
+        targets.setdefault(t.layer, set()).add(target_of(t))
         rank = max(rank, t.shape[-2])
     return _Lora({i: frozenset(s) for i, s in targets.items()}, rank)
 
@@ -226,7 +231,7 @@ def _mlp(spec: ModelSpec, width: int, d: _Dtypes) -> int:
 
 def _dense_mlp(spec: ModelSpec, width: int, i: int, d: _Dtypes, lora: _Lora) -> int:
     """A dense MLP block: the Linears' inputs and the intermediates."""
-    up = ("gate", "up") if spec.mlp_gated and not spec.fused_gate_up else ("up",)
+    up = ("gate", "up") if spec.mlp_gated and not spec.fused_gate_up else ("gate_up" if spec.mlp_gated else "up",)
     inputs = _linear_inputs(d.residual, spec.hidden_size, up, i, d, lora)
     return inputs + _mlp(spec, width, d) + _linear_inputs(d.compute, width, ("down",), i, d, lora)
 
