@@ -188,9 +188,10 @@ def _norm(spec: ModelSpec, width: int, rows: int, x_bytes: int, d: _Dtypes, *, t
     return 4 * width + STATS_BYTES * rows + normalized
 
 
-def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len: int) -> dict[str, int]:
-    """Bytes per token of the attention core: q, k, v and the output (read by o_proj), and either the
-    kernel's fp32 logsumexp (sdpa / flash) or the eager s x s scores."""
+def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len: int, *, lora: bool) -> dict[str, int]:
+    """Bytes per token of the attention core: q, k, v and the output (read by o_proj), either the
+    kernel's fp32 logsumexp (sdpa / flash) or the eager s x s scores, and the q/k norms (as the
+    layer norms, over the projections' 16-bit outputs)."""
     c, a = d.compute, spec.num_heads
     if spec.mla is not None:
         q = a * spec.mla.qk_head_dim
@@ -213,7 +214,8 @@ def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len:
     parts["attention_qkvo"] = c * (q + k + v + out)
     if spec.qk_norm != "none":
         rows = (a + spec.num_kv_heads) if spec.qk_norm == "head" else 2
-        parts["attention_qkvo"] += (4 + c) * (spec.q_width + spec.kv_width) + STATS_BYTES * rows
+        normalized = 0 if lora else c  # saved only for a trainable norm weight
+        parts["attention_qkvo"] += (4 + normalized) * (spec.q_width + spec.kv_width) + STATS_BYTES * rows
     return parts
 
 
@@ -256,7 +258,7 @@ def _layer(
         parts["norms"] -= _norm(spec, h, 1, r, d, trainable=False)
     qkv = ("qkv",) if spec.fused_qkv else ("q", "k", "v")
     parts["attention_inputs"] = _linear_inputs(r, h, qkv, i, d, lora) + _mla_latents(spec, d)
-    parts.update(_attention(spec, settings, d, seq_len))
+    parts.update(_attention(spec, settings, d, seq_len, lora=lora.on))
     out_width = spec.num_heads * spec.mla.v_head_dim if spec.mla is not None else spec.q_width
     parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=True)
     if spec.moe is not None and spec.moe.moe_layers[i]:
