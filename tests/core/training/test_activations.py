@@ -12,6 +12,7 @@ from vram.core.errors import SettingsError
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
 from vram.core.training.activations import ActivationPeaks, training_activations
+from vram.core.training.lora import adapter_tensors
 from vram.core.training.settings import TrainingSettings
 
 from ...strategies import specs
@@ -171,3 +172,13 @@ def test_activations_grow_with_the_batch(spec: ModelSpec, extra: int) -> None:
     assert small.saved_bytes <= big.saved_bytes
     assert small.forward_extra_bytes <= big.forward_extra_bytes
     assert small.backward_extra_bytes <= big.backward_extra_bytes
+
+
+@given(specs(), st.sampled_from(["bf16", "bf16-mixed"]), st.booleans())
+def test_eager_never_saves_less_than_fused_attention(spec: ModelSpec, precision: str, lora: bool) -> None:
+    """Eager attention keeps the s x s scores on top of what the fused kernels keep, with or without LoRA."""
+    settings = TrainingSettings(precision=precision, seq_len=64, lora_rank=8 if lora else None)
+    adapters = adapter_tensors(spec, settings)
+    sdpa = training_activations(spec, settings, adapters)
+    eager = training_activations(spec, settings.model_copy(update={"attention": "eager"}), adapters)
+    assert 0 < sdpa.saved_bytes <= eager.saved_bytes

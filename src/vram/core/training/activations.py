@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from vram.core.errors import SettingsError
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
+from vram.core.training.lora import target_of
 from vram.core.training.settings import TrainingSettings
 from vram.core.training.states import adapter_bytes
 
@@ -127,19 +128,23 @@ class _Lora:
         return bool(self.targets)
 
     def adapted(self, layer: int, modules: Sequence[str]) -> list[str]:
+        """The modules among ``modules`` with an adapter in ``layer`` (a fused module is adapted when
+        any of the targets it fuses is: PEFT wraps the one Linear)."""
         own = self.targets.get(layer, frozenset())
-        return [m for m in modules if m in own]
+        return [m for m in modules if own & _FUSED.get(m, frozenset({m}))]
+
+
+_FUSED: dict[str, frozenset[str]] = {"qkv": frozenset({"q", "k", "v"}), "gate_up": frozenset({"gate", "up"})}
 
 
 def _lora(adapters: Sequence[Tensor]) -> _Lora:
-    """Adapted modules per layer from the ``blk.{i}.{target}.lora_a`` tensors."""
+    """Adapted modules per layer, from the ``blk.{i}.{target}.lora_a`` tensors and their rank."""
     targets: dict[int, set[str]] = {}
     rank = 0
     for t in adapters:
-        parts = t.name.split(".")
-        if len(parts) < 4 or parts[-1] != "lora_a" or t.layer is None:
+        if t.layer is None or not t.name.endswith(".lora_a"):
             continue
-        targets.setdefault(t.layer, set()).add(parts[-2])
+        targets.setdefault(t.layer, set()).add(target_of(t))
         rank = max(rank, t.shape[-2])
     return _Lora({i: frozenset(s) for i, s in targets.items()}, rank)
 
@@ -183,9 +188,10 @@ def _norm(spec: ModelSpec, width: int, rows: int, x_bytes: int, d: _Dtypes, *, t
     return 4 * width + STATS_BYTES * rows + normalized
 
 
-def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len: int) -> dict[str, int]:
-    """Bytes per token of the attention core: q, k, v and the output (read by o_proj), and either the
-    kernel's fp32 logsumexp (sdpa / flash) or the eager s x s scores."""
+def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len: int, *, lora: bool) -> dict[str, int]:
+    """Bytes per token of the attention core: q, k, v and the output (read by o_proj), either the
+    kernel's fp32 logsumexp (sdpa / flash) or the eager s x s scores, and the q/k norms (as the
+    layer norms, over the projections' 16-bit outputs)."""
     c, a = d.compute, spec.num_heads
     if spec.mla is not None:
         q = a * spec.mla.qk_head_dim
@@ -208,7 +214,8 @@ def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len:
     parts["attention_qkvo"] = c * (q + k + v + out)
     if spec.qk_norm != "none":
         rows = (a + spec.num_kv_heads) if spec.qk_norm == "head" else 2
-        parts["attention_qkvo"] += (4 + c) * (spec.q_width + spec.kv_width) + STATS_BYTES * rows
+        normalized = 0 if lora else c  # saved only for a trainable norm weight
+        parts["attention_qkvo"] += (4 + normalized) * (spec.q_width + spec.kv_width) + STATS_BYTES * rows
     return parts
 
 
@@ -226,7 +233,7 @@ def _mlp(spec: ModelSpec, width: int, d: _Dtypes) -> int:
 
 def _dense_mlp(spec: ModelSpec, width: int, i: int, d: _Dtypes, lora: _Lora) -> int:
     """A dense MLP block: the Linears' inputs and the intermediates."""
-    up = ("gate", "up") if spec.mlp_gated and not spec.fused_gate_up else ("up",)
+    up = ("gate", "up") if spec.mlp_gated and not spec.fused_gate_up else ("gate_up" if spec.mlp_gated else "up",)
     inputs = _linear_inputs(d.residual, spec.hidden_size, up, i, d, lora)
     return inputs + _mlp(spec, width, d) + _linear_inputs(d.compute, width, ("down",), i, d, lora)
 
@@ -251,7 +258,7 @@ def _layer(
         parts["norms"] -= _norm(spec, h, 1, r, d, trainable=False)
     qkv = ("qkv",) if spec.fused_qkv else ("q", "k", "v")
     parts["attention_inputs"] = _linear_inputs(r, h, qkv, i, d, lora) + _mla_latents(spec, d)
-    parts.update(_attention(spec, settings, d, seq_len))
+    parts.update(_attention(spec, settings, d, seq_len, lora=lora.on))
     out_width = spec.num_heads * spec.mla.v_head_dim if spec.mla is not None else spec.q_width
     parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=True)
     if spec.moe is not None and spec.moe.moe_layers[i]:
