@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from vram.core.errors import SettingsError
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
-from vram.core.training.activations import ActivationPeaks, autocast_weight_copies, training_activations
+from vram.core.training.activations import ActivationPeaks, training_activations
+from vram.core.training.lora import adapter_tensors
 from vram.core.training.settings import TrainingSettings
 
 from ...strategies import specs
@@ -62,14 +63,6 @@ def test_autocast_casts_each_linear_input_on_its_own() -> None:
     gate, up: 5 x 2h); autocast caches only casts of trainable weights (torch autocast_mode.h)."""
     expected = 2 * (8 * H + 4) + 5 * 2 * H + 2 * (2 * H + 2 * K * D) + 4 * A + 8 * F
     assert _run(precision="bf16-mixed").details["per_layer_bytes_per_token"] == expected
-
-
-def test_autocast_weight_copies_are_two_bytes_per_matmul_weight() -> None:
-    """Under autocast every matmul weight has a saved bf16 copy: 2 bytes x (layers' matrices + lm_head)."""
-    per_layer = 2 * H * H + 2 * K * D * H + 3 * H * F
-    settings = TrainingSettings(precision="bf16-mixed", seq_len=16)
-    assert autocast_weight_copies(LLAMA, settings) == 2 * (3 * per_layer + V * H)
-    assert autocast_weight_copies(LLAMA, settings.model_copy(update={"precision": "bf16"})) == 0
 
 
 def test_eager_adds_the_scores_and_the_repeated_kv() -> None:
@@ -179,3 +172,13 @@ def test_activations_grow_with_the_batch(spec: ModelSpec, extra: int) -> None:
     assert small.saved_bytes <= big.saved_bytes
     assert small.forward_extra_bytes <= big.forward_extra_bytes
     assert small.backward_extra_bytes <= big.backward_extra_bytes
+
+
+@given(specs(), st.sampled_from(["bf16", "bf16-mixed"]), st.booleans())
+def test_eager_never_saves_less_than_fused_attention(spec: ModelSpec, precision: str, lora: bool) -> None:
+    """Eager attention keeps the s x s scores on top of what the fused kernels keep, with or without LoRA."""
+    settings = TrainingSettings(precision=precision, seq_len=64, lora_rank=8 if lora else None)
+    adapters = adapter_tensors(spec, settings)
+    sdpa = training_activations(spec, settings, adapters)
+    eager = training_activations(spec, settings.model_copy(update={"attention": "eager"}), adapters)
+    assert 0 < sdpa.saved_bytes <= eager.saved_bytes

@@ -13,6 +13,8 @@ Precision decides the dtypes: fp32 computes and keeps everything in fp32; pure b
 activations with RMSNorm's fp32 upcast; autocast (bf16-/fp16-mixed) keeps an fp32 residual stream
 and norms, 16-bit matmul outputs, and a 16-bit cast of each Linear's fp32 input per Linear (autocast
 caches only casts of trainable leaf weights, torch aten/src/ATen/autocast_mode.h ``cached_cast``).
+Autocast's 16-bit copies of the weights, also saved for backward, scale with the parameters and are
+counted with the weights (``vram.core.training.states``), not here.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from math import ceil
 
 from pydantic import BaseModel, ConfigDict
 
-from vram.core.dtypes import FLOAT_BYTES, float_name
 from vram.core.errors import SettingsError
-from vram.core.params import MATRIX_ROLES, Tensor, tensors
+from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
+from vram.core.training.lora import target_of
 from vram.core.training.settings import TrainingSettings
+from vram.core.training.states import adapter_bytes
 
 CHUNKED_LOSS_CHUNKS = 8
 """``--loss chunked``: torchtune's CEWithChunkedOutputLoss ``num_output_chunks=8``, which upcasts and
@@ -100,20 +103,17 @@ class _Dtypes:
 
 
 def _dtypes(settings: TrainingSettings) -> _Dtypes:
+    """Element sizes under the settings' precision.
+
+    The residual stream has the dtype of the embeddings and norms: fp32 under fp32 and autocast
+    (fp32 weights), 16-bit under pure bf16 and for LoRA's frozen 16-bit base, fp32 again under QLoRA,
+    whose ``prepare_model_for_kbit_training`` casts the embeddings and norms to fp32 (peft utils/other.py).
+    """
     precision = settings.precision or "bf16-mixed"
     autocast = precision.endswith("-mixed")
-    residual = 2 if precision == "bf16" else 4
+    fp32_stream = precision == "fp32" or (autocast and (settings.qlora or not settings.lora))
     compute = 4 if precision == "fp32" else 2
-    if settings.adapter_dtype is not None:
-        name = float_name(settings.adapter_dtype)
-        if name is None:
-            msg = f"unknown --adapter-dtype {settings.adapter_dtype!r}: use fp32, bf16 or fp16"
-            raise SettingsError(msg)
-        adapter = FLOAT_BYTES[name]
-    else:
-        # PEFT autocast_adapter_dtype=True keeps adapters fp32; torchtune's pure bf16 keeps them bf16.
-        adapter = 2 if precision == "bf16" else 4
-    return _Dtypes(residual, compute, autocast, adapter)
+    return _Dtypes(4 if fp32_stream else 2, compute, autocast, adapter_bytes(settings, precision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,19 +128,23 @@ class _Lora:
         return bool(self.targets)
 
     def adapted(self, layer: int, modules: Sequence[str]) -> list[str]:
+        """The modules among ``modules`` with an adapter in ``layer`` (a fused module is adapted when
+        any of the targets it fuses is: PEFT wraps the one Linear)."""
         own = self.targets.get(layer, frozenset())
-        return [m for m in modules if m in own]
+        return [m for m in modules if own & _FUSED.get(m, frozenset({m}))]
+
+
+_FUSED: dict[str, frozenset[str]] = {"qkv": frozenset({"q", "k", "v"}), "gate_up": frozenset({"gate", "up"})}
 
 
 def _lora(adapters: Sequence[Tensor]) -> _Lora:
-    """Adapted modules per layer from the ``blk.{i}.{target}.lora_a`` tensors."""
+    """Adapted modules per layer, from the ``blk.{i}.{target}.lora_a`` tensors and their rank."""
     targets: dict[int, set[str]] = {}
     rank = 0
     for t in adapters:
-        parts = t.name.split(".")
-        if len(parts) < 4 or parts[-1] != "lora_a" or t.layer is None:
+        if t.layer is None or not t.name.endswith(".lora_a"):
             continue
-        targets.setdefault(t.layer, set()).add(parts[-2])
+        targets.setdefault(t.layer, set()).add(target_of(t))
         rank = max(rank, t.shape[-2])
     return _Lora({i: frozenset(s) for i, s in targets.items()}, rank)
 
@@ -184,9 +188,10 @@ def _norm(spec: ModelSpec, width: int, rows: int, x_bytes: int, d: _Dtypes, *, t
     return 4 * width + STATS_BYTES * rows + normalized
 
 
-def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len: int) -> dict[str, int]:
-    """Bytes per token of the attention core: q, k, v and the output (read by o_proj), and either the
-    kernel's fp32 logsumexp (sdpa / flash) or the eager s x s scores."""
+def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len: int, *, lora: bool) -> dict[str, int]:
+    """Bytes per token of the attention core: q, k, v and the output (read by o_proj), either the
+    kernel's fp32 logsumexp (sdpa / flash) or the eager s x s scores, and the q/k norms (as the
+    layer norms, over the projections' 16-bit outputs)."""
     c, a = d.compute, spec.num_heads
     if spec.mla is not None:
         q = a * spec.mla.qk_head_dim
@@ -209,7 +214,8 @@ def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len:
     parts["attention_qkvo"] = c * (q + k + v + out)
     if spec.qk_norm != "none":
         rows = (a + spec.num_kv_heads) if spec.qk_norm == "head" else 2
-        parts["attention_qkvo"] += (4 + c) * (spec.q_width + spec.kv_width) + STATS_BYTES * rows
+        normalized = 0 if lora else c  # saved only for a trainable norm weight
+        parts["attention_qkvo"] += (4 + normalized) * (spec.q_width + spec.kv_width) + STATS_BYTES * rows
     return parts
 
 
@@ -227,7 +233,7 @@ def _mlp(spec: ModelSpec, width: int, d: _Dtypes) -> int:
 
 def _dense_mlp(spec: ModelSpec, width: int, i: int, d: _Dtypes, lora: _Lora) -> int:
     """A dense MLP block: the Linears' inputs and the intermediates."""
-    up = ("gate", "up") if spec.mlp_gated and not spec.fused_gate_up else ("up",)
+    up = ("gate", "up") if spec.mlp_gated and not spec.fused_gate_up else ("gate_up" if spec.mlp_gated else "up",)
     inputs = _linear_inputs(d.residual, spec.hidden_size, up, i, d, lora)
     return inputs + _mlp(spec, width, d) + _linear_inputs(d.compute, width, ("down",), i, d, lora)
 
@@ -252,7 +258,7 @@ def _layer(
         parts["norms"] -= _norm(spec, h, 1, r, d, trainable=False)
     qkv = ("qkv",) if spec.fused_qkv else ("q", "k", "v")
     parts["attention_inputs"] = _linear_inputs(r, h, qkv, i, d, lora) + _mla_latents(spec, d)
-    parts.update(_attention(spec, settings, d, seq_len))
+    parts.update(_attention(spec, settings, d, seq_len, lora=lora.on))
     out_width = spec.num_heads * spec.mla.v_head_dim if spec.mla is not None else spec.q_width
     parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=True)
     if spec.moe is not None and spec.moe.moe_layers[i]:
@@ -304,23 +310,6 @@ def _layer_grads(spec: ModelSpec, d: _Dtypes, seq_len: int, eager: bool) -> int:
     return max(mlp, scores)
 
 
-def autocast_weight_copies(spec: ModelSpec, settings: TrainingSettings) -> int:
-    """Bytes of autocast's 16-bit copies of the matmul weights, saved for backward under the mixed
-    precisions (the cached casts of trainable weights, a fresh cast per use of a frozen one); 0 otherwise.
-
-    Counted in ``saved_bytes`` (they are saved for backward, alive from forward until each layer's
-    backward), divided like the weights over tp and pp, and named in the details.
-    """
-    if not _dtypes(settings).autocast:
-        return 0
-    # QLoRA's 4-bit Linears dequantize inside bitsandbytes' matmul: only the fp32 head is cast.
-    roles = frozenset({"lm_head"}) if settings.qlora else MATRIX_ROLES | {"lm_head"}
-    matmul = sum(t.numel for t in tensors(spec) if t.role in roles)
-    if spec.tie_word_embeddings:
-        matmul += spec.vocab_size * spec.hidden_size  # the tied head multiplies by the embedding
-    return 2 * matmul
-
-
 def _stage(kept: list[int], embed: int, head: int, pp: int) -> tuple[int, int]:
     """(bytes in the layers, bytes beside them) on the most loaded pipeline stage.
 
@@ -361,8 +350,7 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     head_bytes = sum(head.values()) * tokens
     in_layers, beside = _stage(kept, embed, head_bytes, pp)
     offloaded = in_layers if settings.activation_offload else 0
-    copies = autocast_weight_copies(spec, settings) // pp
-    saved = in_layers + beside - offloaded + copies
+    saved = in_layers + beside - offloaded
     widest = max(layer_bytes)
 
     logits = spec.vocab_size * tokens
@@ -375,7 +363,9 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     back_in = widest if settings.activation_offload else 0  # one layer's tensors brought back
     grads = _layer_grads(spec, d, s, eager) * tokens
     fwd_extra = max(fwd_loss, recompute, back_in)
-    bwd_extra = max(bwd_loss, recompute + grads, back_in + grads)
+    # By the time the layers run backward, the head's saved tensors have been released.
+    released = head_bytes if pp == 1 else 0
+    bwd_extra = max(bwd_loss, max(recompute, back_in) + grads - released)
 
     def per_gpu(x: int) -> int:
         return ceil(x / tp)
@@ -388,8 +378,6 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         f"{b} x {s:,} tokens per micro-batch, {attn}, {mode}, {what}, "
         f"{'chunked' if chunks > 1 else 'standard'} loss (fp32 log-softmax saved)"
     )
-    if copies:
-        note += "; with autocast's 16-bit weight copies"
     if settings.qlora:
         note += "; QLoRA: PEFT prepare_model_for_kbit_training turns on checkpointing unless told not to"
     if tp > 1:
@@ -406,7 +394,6 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         "forward_loss_extra_bytes": per_gpu(fwd_loss),
         "backward_loss_extra_bytes": per_gpu(bwd_loss),
         "layer_gradient_bytes": per_gpu(grads),
-        "autocast_weight_copy_bytes": per_gpu(copies),
     }
     for part, value in layers[min(1, spec.num_layers - 1)].items():
         details[f"layer_{part}_bytes_per_token"] = value
