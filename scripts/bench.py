@@ -10,8 +10,8 @@ Reference rows, cheapest first:
 - an empty Typer app with the same ten options as `vram estimate`, parsing the same arguments:
   Typer (0.26+) builds a pydantic TypeAdapter per parameter, so this is the floor of any Typer
   CLI of this shape.
-Then every command: estimate (JSON and table, and with --gpu), fit (one model, JSON and table, and the
-whole catalog on a card), inspect, models, gpus, dtypes, and the Hub path
+Then every command: estimate (JSON and table, and with --gpu), train (JSON and table), fit (one model,
+JSON and table, and the whole catalog on a card), inspect, models, gpus, dtypes, and the Hub path
 (a repo that is not in the catalog) against the local stand-in Hub of the test suite
 (tests/resolve/fake_hub.py on 127.0.0.1): cold (empty HF_HOME each run) and from the cache with
 --offline. vram's bytecode is compiled first, as pip does when it installs a wheel.
@@ -117,6 +117,8 @@ def command_rows(vram: str, model: str) -> list[tuple[str, list[str]]]:
         ["estimate", model, "--json"],
         ["estimate", model],
         ["estimate", model, "--gpu", "RTX 4090", "--json"],
+        ["train", model, "--json"],
+        ["train", model],
         ["fit", model, "--gpu", "RTX 4090", "--json"],
         ["fit", model, "--gpu", "RTX 4090"],
         ["fit", "--gpu", "RTX 4090", "--json"],

@@ -3,7 +3,7 @@
     python scripts/schemas.py          # rewrite docs/schema/<command>-v1.json
     python scripts/schemas.py --check  # exit 1 naming each stale file
 
-One file per command that prints a JSON document (estimate, fit, inspect, models, gpus, dtypes);
+One file per command that prints a JSON document (estimate, train, fit, inspect, models, gpus, dtypes);
 tests compare each file with the schema the code generates.
 """
 
@@ -20,10 +20,11 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "docs" / "schema"
 
 def schemas() -> dict[str, Callable[[], dict[str, object]]]:
     """Each command's schema generator, by command name."""
-    from vram.report import document, fit, inspect, listing
+    from vram.report import document, fit, inspect, listing, training
 
     out: dict[str, Callable[[], dict[str, object]]] = {
         "estimate": document.json_schema,
+        "train": training.json_schema,
         "fit": fit.json_schema,
         "inspect": inspect.json_schema,
     }

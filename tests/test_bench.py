@@ -18,5 +18,5 @@ def test_bench_covers_every_command() -> None:
     spec.loader.exec_module(bench)
     benched = {cmd[1] for _, cmd in bench.command_rows("vram", "meta-llama/Llama-2-7b-hf")}
     commands = {c.name for c in app.registered_commands}
-    assert len(commands) == 6  # estimate, fit, inspect, models, gpus, dtypes
+    assert len(commands) == 7  # estimate, train, fit, inspect, models, gpus, dtypes
     assert commands | {"--version"} == benched

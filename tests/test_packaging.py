@@ -109,6 +109,6 @@ def test_lowest_constraints_are_the_declared_floors() -> None:
             r"^([A-Za-z][\w.-]*)==([\d.]+)$", (ROOT / "constraints-lowest.txt").read_text(), re.M
         )
     }
-    assert {"typer", "typer-slim", "click", "pydantic", "rich", "huggingface-hub"} == set(pins)
+    assert {"typer", "typer-slim", "click", "pydantic", "rich", "huggingface-hub", "tomli"} == set(pins)
     for name, version in pins.items():
         assert floors[name.removesuffix("-slim")] == version, name

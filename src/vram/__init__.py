@@ -29,6 +29,8 @@ from vram.core.inference import (
 from vram.core.params import count_parameters, tensors
 from vram.core.result import Component, Estimate
 from vram.core.spec import ModelSpec
+from vram.core.training.estimate import TrainingEstimate, estimate_training, estimate_training_states_only
+from vram.core.training.settings import TrainingSettings
 
 if TYPE_CHECKING:
     from vram.resolve.mapping import spec_from_config
@@ -44,12 +46,16 @@ __all__ = [
     "InferenceSettings",
     "ModelSpec",
     "Resolved",
+    "TrainingEstimate",
+    "TrainingSettings",
     "VramError",
     "WeightsEstimate",
     "__version__",
     "check_fit",
     "count_parameters",
     "estimate_inference",
+    "estimate_training",
+    "estimate_training_states_only",
     "estimate_weights_only",
     "resolve_model",
     "spec_from_config",

@@ -5,7 +5,7 @@ import sys
 
 import typer
 
-from vram.cli import estimate, fit, inspect, listing
+from vram.cli import estimate, fit, inspect, listing, train
 from vram.cli._errors import ExitCode, report
 
 app = typer.Typer(
@@ -18,10 +18,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit codes: 0 ok (fits), 1 does not fit --gpu, 2 usage error (also --gpu with a bare parameter "
-    "count: weights alone decide no fit), 3 model not resolvable, 4 Hub unreachable, 5 internal error "
+    "count: weights or model states alone decide no fit), 3 model not resolvable, 4 Hub unreachable, 5 internal error "
     "(VRAM_DEBUG=1 shows the traceback).",
 )
 app.command(name="estimate")(estimate.estimate)
+app.command(name="train")(train.train)
 app.command(name="inspect")(inspect.inspect)
 app.command(name="models")(listing.models)
 app.command(name="gpus")(listing.gpus)

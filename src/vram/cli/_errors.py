@@ -17,11 +17,15 @@ from vram.core.errors import (
     ModelNotFoundError,
     MultiGpuError,
     NoLocalGpuError,
+    NoModelError,
+    ProjectFileError,
     RevisionNotFoundError,
     SettingsError,
     SpecError,
+    StatesOnlyFitError,
     UnknownFormatError,
     UnknownGpuError,
+    UnknownOptimizerError,
     VramError,
     WeightsOnlyFitError,
 )
@@ -77,12 +81,21 @@ def _hub(e: HubUnavailableError) -> str:
     )
 
 
+def _close(name: str, known: tuple[str, ...] | list[str]) -> list[str]:
+    """Up to three known names close to ``name`` (case-insensitive), spelled as known."""
+    names = {n.lower(): n for n in known}
+    return [names[c] for c in difflib.get_close_matches(name.strip().lower(), list(names), n=3, cutoff=0.6)]
+
+
 def _format(e: UnknownFormatError) -> str:
     from vram.core.dtypes import ALIASES
 
-    names = {n.lower(): n for n in (*e.known, *ALIASES)}
-    close = [names[c] for c in difflib.get_close_matches(e.name.strip().lower(), list(names), n=3, cutoff=0.6)]
+    close = _close(e.name, [*e.known, *ALIASES])
     return _did_you_mean(close) + "see `vram dtypes` for the known names (e.g. bf16, fp8, int8, int4, gptq, Q4_K_M)"
+
+
+def _optimizer(e: UnknownOptimizerError) -> str:
+    return _did_you_mean(_close(e.name, e.known)) + f"the known optimizers are {', '.join(e.known)}"
 
 
 def _gpu(e: UnknownGpuError) -> str:
@@ -107,6 +120,27 @@ def _weights_only(e: WeightsOnlyFitError) -> str:
     )
 
 
+def _states_only(e: StatesOnlyFitError) -> str:
+    return (
+        "for a verdict pass a catalog model (`vram models`), a config.json or a repo id; "
+        "without --gpu a count prints the model-states figure"
+    )
+
+
+def _project_file(e: ProjectFileError) -> str:
+    return (
+        f'fix {e.path}: its keys are `vram train` option names (`vram train --help`), e.g. model = "llama-2-7b", '
+        "seq_len = 4096; an option given on the command line overrides the file"
+    )
+
+
+def _no_model(e: NoModelError) -> str:
+    return (
+        'name the model on the command line (vram train llama-2-7b), or once for the project: model = "..." '
+        "at the top of ./vram.toml or under [tool.vram] in ./pyproject.toml"
+    )
+
+
 def _empty(e: EmptyArgumentError) -> str:
     if e.what == "MODEL":
         return "pass " + _REFERENCES
@@ -118,7 +152,7 @@ def _spec(e: SpecError) -> str:
 
 
 def _settings(e: SettingsError) -> str:
-    return "check the option values (`vram estimate --help`)"
+    return "check the option values (the command's --help lists each with its range)"
 
 
 def _config_file(e: ConfigFileError) -> str:
@@ -131,6 +165,10 @@ def _config_file(e: ConfigFileError) -> str:
 ERROR_TABLE: list[tuple[type[VramError], ExitCode, Callable[..., str]]] = [
     (UnknownFormatError, ExitCode.USAGE, _format),
     (UnknownGpuError, ExitCode.USAGE, _gpu),
+    (UnknownOptimizerError, ExitCode.USAGE, _optimizer),
+    (StatesOnlyFitError, ExitCode.USAGE, _states_only),
+    (ProjectFileError, ExitCode.USAGE, _project_file),
+    (NoModelError, ExitCode.USAGE, _no_model),
     (MultiGpuError, ExitCode.USAGE, _multi_gpu),
     (NoLocalGpuError, ExitCode.USAGE, _no_local_gpu),
     (WeightsOnlyFitError, ExitCode.USAGE, _weights_only),

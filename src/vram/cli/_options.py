@@ -13,6 +13,16 @@ import typer
 
 from vram.cli._errors import report
 
+MAX_BATCH = 1 << 20
+"""Largest --batch (1,048,576 sequences): with MAX_SEQ_LEN it keeps every byte count within int64."""
+MAX_SEQ_LEN = 1 << 24
+"""Largest --seq-len (16,777,216 tokens): above the longest context any model declares (Llama 4 Scout: 10M)."""
+
+MODEL_HELP = (
+    "A catalog model (e.g. meta-llama/Llama-2-7b-hf or llama-2-7b), a config.json or model folder, "
+    "a Hugging Face repo id, or a parameter count such as 7b."
+)
+
 
 class UnitsChoice(str, Enum):
     """Byte units for tables: binary GiB (default) or decimal GB."""
@@ -25,6 +35,29 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 UnitsOpt = Annotated[
     UnitsChoice, typer.Option("--units", case_sensitive=False, help="GiB = 2^30 bytes, GB = 10^9 bytes.")
 ]
+GpuOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--gpu",
+        "-g",
+        help="Check the fit on one GPU: a catalog name (`vram gpus`) or a capacity (24GB = 24x10^9 bytes, "
+        "24GiB = 24x2^30); exit 1 if it does not fit the memory a process can allocate.",
+        show_default=False,
+    ),
+]
+RevisionOpt = Annotated[
+    str | None,
+    typer.Option(help="Hub repos: branch, tag or commit (skips the bundled catalog).", show_default=False),
+]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Hub token for gated or private repos. Default: HF_TOKEN or the saved `hf auth login`.",
+        show_default=False,
+    ),
+]
+OfflineOpt = Annotated[bool, typer.Option("--offline", help="Never use the network: catalog, local and cache only.")]
+TimeoutOpt = Annotated[float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")]
 
 
 @contextmanager

@@ -7,8 +7,23 @@ from typing import Annotated
 import typer
 
 from vram.cli._errors import ExitCode
-from vram.cli._options import JsonOpt, UnitsChoice, UnitsOpt, guard
+from vram.cli._options import (
+    MAX_BATCH,
+    MAX_SEQ_LEN,
+    MODEL_HELP,
+    GpuOpt,
+    JsonOpt,
+    OfflineOpt,
+    RevisionOpt,
+    TimeoutOpt,
+    TokenOpt,
+    UnitsChoice,
+    UnitsOpt,
+    guard,
+)
 from vram.resolve.hub import DEFAULT_TIMEOUT
+
+__all__ = ["MAX_BATCH", "MAX_SEQ_LEN", "estimate"]
 
 
 class LogitsChoice(str, Enum):
@@ -40,10 +55,6 @@ class MlaChoice(str, Enum):
     expanded = "expanded"
 
 
-MAX_BATCH = 1 << 20
-"""Largest --batch (1,048,576 sequences): with MAX_SEQ_LEN it keeps every byte count within int64."""
-MAX_SEQ_LEN = 1 << 24
-"""Largest --seq-len (16,777,216 tokens): above the longest context any model declares (Llama 4 Scout: 10M)."""
 MAX_GPUS = 1 << 12
 """Largest --tp / --pp (4,096): beyond any deployment, and small enough that every figure stays within int64."""
 _VLLM = "vLLM"
@@ -54,8 +65,7 @@ def estimate(
     model: Annotated[
         str,
         typer.Argument(
-            help="A catalog model (e.g. meta-llama/Llama-2-7b-hf or llama-2-7b), a config.json or model "
-            "folder, a Hugging Face repo id, or a parameter count such as 7b.",
+            help=MODEL_HELP,
             metavar="MODEL",
             show_default=False,
         ),
@@ -92,16 +102,7 @@ def estimate(
             show_default=False,
         ),
     ] = None,
-    gpu: Annotated[
-        str | None,
-        typer.Option(
-            "--gpu",
-            "-g",
-            help="Check the fit on one GPU: a catalog name (`vram gpus`) or a capacity (24GB = 24x10^9 bytes, "
-            "24GiB = 24x2^30); exit 1 if it does not fit the memory a process can allocate.",
-            show_default=False,
-        ),
-    ] = None,
+    gpu: GpuOpt = None,
     logits: Annotated[
         LogitsChoice,
         typer.Option(help="Logits for the last position (generate, vLLM, llama.cpp) or for all (scoring)."),
@@ -110,23 +111,10 @@ def estimate(
         MlaChoice,
         typer.Option(help="MLA models: latent cache (vLLM/SGLang) or expanded per-head K/V (transformers)."),
     ] = MlaChoice.latent,
-    revision: Annotated[
-        str | None,
-        typer.Option(help="Hub repos: branch, tag or commit (skips the bundled catalog).", show_default=False),
-    ] = None,
-    token: Annotated[
-        str | None,
-        typer.Option(
-            help="Hub token for gated or private repos. Default: HF_TOKEN or the saved `hf auth login`.",
-            show_default=False,
-        ),
-    ] = None,
-    offline: Annotated[
-        bool, typer.Option("--offline", help="Never use the network: catalog, local and cache only.")
-    ] = False,
-    timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")
-    ] = DEFAULT_TIMEOUT,
+    revision: RevisionOpt = None,
+    token: TokenOpt = None,
+    offline: OfflineOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     runtime: Annotated[
         RuntimeChoice,
         typer.Option(

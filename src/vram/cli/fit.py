@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vram.cli._errors import ExitCode
-from vram.cli._options import JsonOpt, UnitsChoice, UnitsOpt, guard
-from vram.cli.estimate import MAX_BATCH, MAX_SEQ_LEN, LogitsChoice, MlaChoice
+from vram.cli._options import MAX_BATCH, MAX_SEQ_LEN, JsonOpt, UnitsChoice, UnitsOpt, guard
+from vram.cli.estimate import LogitsChoice, MlaChoice
 from vram.resolve.hub import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:

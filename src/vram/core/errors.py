@@ -159,3 +159,52 @@ class NoLocalGpuError(SettingsError):
     def __init__(self, tried: tuple[str, ...]) -> None:
         self.tried = tried
         super().__init__(f"--gpu auto found no GPU (tried {', '.join(tried)})")
+
+
+class UnknownOptimizerError(SettingsError):
+    """--optimizer names no optimizer vram models."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"unknown optimizer {name!r}")
+
+
+class StatesOnlyFitError(SettingsError):
+    """A bare parameter count gives model states only, which cannot decide a training fit."""
+
+    def __init__(self, ref: str, states_bytes: int, gpu_name: str, usable_bytes: int) -> None:
+        self.ref = ref
+        self.states_bytes = states_bytes
+        self.gpu_name = gpu_name
+        self.usable_bytes = usable_bytes
+        super().__init__(
+            f"{ref!r} is a bare parameter count: its model states alone take {states_bytes / GiB:,.2f} GiB against "
+            f"{usable_bytes / GiB:,.2f} GiB usable on {gpu_name}, but without an architecture there is no "
+            "activation figure, so no fit verdict"
+        )
+
+
+class ProjectFileError(SettingsError):
+    """A project defaults file (vram.toml, [tool.vram] in pyproject.toml) cannot be read or holds a bad value."""
+
+    def __init__(self, path: str, reason: str, *, key: str | None = None, line: int | None = None) -> None:
+        self.path = path
+        self.reason = reason
+        self.key = key
+        self.line = line
+        where = path if line is None else f"{path}, line {line}"
+        what = f", key {key!r}" if key is not None else ""
+        super().__init__(f"{where}{what}: {reason}")
+
+
+class NoModelError(SettingsError):
+    """No MODEL on the command line and none in a project defaults file."""
+
+    def __init__(self, project_file: str | None) -> None:
+        self.project_file = project_file
+        if project_file is None:
+            msg = "no MODEL given, and no vram.toml or pyproject.toml with [tool.vram] in this folder names one"
+        else:
+            msg = f"no MODEL given, and {project_file} sets no 'model'"
+        super().__init__(msg)

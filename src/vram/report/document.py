@@ -130,7 +130,8 @@ class EstimateDocument(_Doc):
     parallel: ParallelDoc | None = None
 
 
-def _component(c: Component) -> ComponentDoc:
+def component_doc(c: Component) -> ComponentDoc:
+    """One component as the documents print it."""
     return ComponentDoc(bytes=c.bytes, note=c.note, details=dict(c.details))
 
 
@@ -171,32 +172,41 @@ def build_document(
         active_parameters=active,
         exact=spec.exact if spec else False,
     )
-    gpu = None
-    if fit is not None:
-        gpu = GpuDoc(
-            name=fit.name,
-            memory_bytes=fit.memory_bytes,
-            usable_memory_bytes=fit.usable_memory_bytes,
-            fits=fit.fits,
-            headroom_bytes=fit.headroom_bytes,
-            warnings=list(fit.warnings),
-            decode_tokens_per_s_bound=round(decode.tokens_per_s, 2) if decode else None,
-            decode_assumptions=decode.assumptions if decode else None,
-        )
     doc = EstimateDocument(
         tool=ToolDoc(version=version),
         scope="full" if spec is not None else "weights_only",
         model=model,
         settings=settings,
-        components={c.name: _component(c) for c in estimate.components},
+        components={c.name: component_doc(c) for c in estimate.components},
         total_bytes=estimate.total_bytes,
-        gpu=gpu,
+        gpu=gpu_doc(fit, decode),
         warnings=[*resolved.notes, *estimate.warnings],
         runtime=runtime,
         parallel=parallel,
     )
-    _check_int64(doc.model_dump(mode="json"), "")
+    check_int64(doc)
     return doc
+
+
+def gpu_doc(fit: Fit | None, decode: DecodeBound | None = None) -> GpuDoc | None:
+    """The ``gpu`` object of a document: the --gpu verdict (with the decode bound when known), or None."""
+    if fit is None:
+        return None
+    return GpuDoc(
+        name=fit.name,
+        memory_bytes=fit.memory_bytes,
+        usable_memory_bytes=fit.usable_memory_bytes,
+        fits=fit.fits,
+        headroom_bytes=fit.headroom_bytes,
+        warnings=list(fit.warnings),
+        decode_tokens_per_s_bound=round(decode.tokens_per_s, 2) if decode else None,
+        decode_assumptions=decode.assumptions if decode else None,
+    )
+
+
+def check_int64(doc: BaseModel) -> None:
+    """Refuse a document holding an integer beyond int64 (a SettingsError naming the field)."""
+    _check_int64(doc.model_dump(mode="json"), "")
 
 
 def _check_int64(node: object, where: str) -> None:
@@ -212,7 +222,7 @@ def _check_int64(node: object, where: str) -> None:
         raise SettingsError(msg)
 
 
-def render_json(doc: EstimateDocument) -> str:
+def render_json(doc: BaseModel) -> str:
     """The document as indented JSON text (plain json.dumps: no markup, no wrapping)."""
     return json.dumps(doc.model_dump(mode="json"), indent=2)
 

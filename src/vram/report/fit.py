@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from vram.core.fit import FitPlan, FitRow
 from vram.core.gpu import Gpu
 from vram.core.inference import InferenceSettings
-from vram.report.document import SCHEMA_VERSION, ModelDoc, ToolDoc, origin_fields
-from vram.report.document import _check_int64 as check_int64
+from vram.report.document import SCHEMA_VERSION, ModelDoc, ToolDoc, check_int64, origin_fields
 from vram.resolve.reference import Resolved
 
 
@@ -203,7 +202,7 @@ def build_fit_document(
         notes=list(plan.skipped),
         warnings=warnings,
     )
-    check_int64(doc.model_dump(mode="json"), "")
+    check_int64(doc)
     return doc
 
 
@@ -230,7 +229,7 @@ def build_catalog_document(
         notes=notes,
         warnings=[],
     )
-    check_int64(doc.model_dump(mode="json"), "")
+    check_int64(doc)
     return doc
 
 

@@ -11,24 +11,64 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from vram.report.document import EstimateDocument
+from vram.report.document import ComponentDoc, EstimateDocument, GpuDoc, ModelDoc
 from vram.report.units import Units, fmt_bytes, fmt_params
 
 if TYPE_CHECKING:  # the documents are only read here; importing them costs start-up
     from vram.report.fit import FitDocument
     from vram.report.inspect import InspectDocument
     from vram.report.listing import DtypesDocument, GpusDocument, ModelsDocument
+    from vram.report.training import TrainingDocument, TrainingSettingsDoc
 
-_LABELS = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations", "overhead": "overhead"}
+_LABELS = {"kv_cache": "KV cache", "master_weights": "master weights"}
+"""Row labels where they differ from the component's key."""
+
+
+def _heading(m: ModelDoc) -> Text:
+    """The model's id in bold and where its description came from."""
+    head = Text()
+    head.append(m.id, style="bold")
+    where = f"{m.source} @ {m.revision[:12]}" if m.revision else m.source
+    head.append(f"  ({where})\n", style="dim")
+    return head
+
+
+def _components(components: dict[str, ComponentDoc], total_bytes: int, units: Units) -> Table:
+    """Component, size, share of the total and the note behind it, with the total as footer."""
+    table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
+    table.add_column("component", footer="total")
+    table.add_column("size", justify="right", footer=fmt_bytes(total_bytes, units))
+    table.add_column("share", justify="right", footer="100%")
+    table.add_column("note", overflow="fold")
+    total = total_bytes or 1
+    for name, c in components.items():
+        table.add_row(_LABELS.get(name, name), fmt_bytes(c.bytes, units), f"{c.bytes / total:.0%}", c.note)
+    return table
+
+
+def _verdict(g: GpuDoc, units: Units, *, vllm: bool = False) -> Text:
+    """The --gpu line: fits with its headroom, or does not fit and by how much (for vLLM: whether it starts)."""
+    verdict = Text()
+    usable = fmt_bytes(g.usable_memory_bytes, units)
+    if g.usable_memory_bytes == g.memory_bytes:
+        verdict.append(f"{g.name} ({usable}): ")
+    else:
+        verdict.append(f"{g.name} ({usable} usable of {fmt_bytes(g.memory_bytes, units)}): ")
+    if g.fits:
+        verdict.append("vLLM starts" if vllm else "fits", style="bold green")
+        spare = " KV pool beyond one max-length request" if vllm else " headroom"
+        verdict.append(f", {fmt_bytes(g.headroom_bytes, units)}{spare}")
+    else:
+        verdict.append("vLLM would not start" if vllm else "does not fit", style="bold red")
+        short = " of KV pool for one max-length request" if vllm else ""
+        verdict.append(f", short by {fmt_bytes(-g.headroom_bytes, units)}{short}")
+    return verdict
 
 
 def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
     """The renderables for one estimate: a heading, the component table and the GPU verdict."""
     m, s = doc.model, doc.settings
-    head = Text()
-    head.append(m.id, style="bold")
-    where = f"{m.source} @ {m.revision[:12]}" if m.revision else m.source
-    head.append(f"  ({where})\n", style="dim")
+    head = _heading(m)
     facts = [m.architecture or "rule of thumb", f"{fmt_params(m.parameters)} params"]
     if m.active_parameters != m.parameters:
         facts.append(f"{fmt_params(m.active_parameters)} active")
@@ -49,16 +89,7 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
         see = " (see warnings)" if doc.warnings else ""
         head.append(f"\napproximate: this architecture is not mapped exactly{see}", style="yellow")
 
-    table = Table(box=box.SIMPLE_HEAD, show_footer=True, pad_edge=False)
-    table.add_column("component", footer="total")
-    table.add_column("size", justify="right", footer=fmt_bytes(doc.total_bytes, units))
-    table.add_column("share", justify="right", footer="100%")
-    table.add_column("note", overflow="fold")
-    total = doc.total_bytes or 1
-    for name, c in doc.components.items():
-        table.add_row(_LABELS.get(name, name), fmt_bytes(c.bytes, units), f"{c.bytes / total:.0%}", c.note)
-
-    out: list[Table | Text] = [head, table]
+    out: list[Table | Text] = [head, _components(doc.components, doc.total_bytes, units)]
     if rt is not None and rt.name == "vllm" and rt.max_concurrency is not None:
         out.append(
             Text(
@@ -80,22 +111,7 @@ def estimate_table(doc: EstimateDocument, units: Units) -> list[Table | Text]:
         )
     if doc.gpu is not None:
         g = doc.gpu
-        verdict = Text()
-        usable = fmt_bytes(g.usable_memory_bytes, units)
-        if g.usable_memory_bytes == g.memory_bytes:
-            verdict.append(f"{g.name} ({usable}): ")
-        else:
-            verdict.append(f"{g.name} ({usable} usable of {fmt_bytes(g.memory_bytes, units)}): ")
-        vllm = rt is not None and rt.name == "vllm"
-        if g.fits:
-            verdict.append("vLLM starts" if vllm else "fits", style="bold green")
-            spare = " KV pool beyond one max-length request" if vllm else " headroom"
-            verdict.append(f", {fmt_bytes(g.headroom_bytes, units)}{spare}")
-        else:
-            verdict.append("vLLM would not start" if vllm else "does not fit", style="bold red")
-            short = " of KV pool for one max-length request" if vllm else ""
-            verdict.append(f", short by {fmt_bytes(-g.headroom_bytes, units)}{short}")
-        out.append(verdict)
+        out.append(_verdict(g, units, vllm=rt is not None and rt.name == "vllm"))
         if g.decode_tokens_per_s_bound is not None:
             out.append(Text(f"decode: at most {g.decode_tokens_per_s_bound:,.1f} tokens/s ({g.decode_assumptions})"))
     return out
@@ -299,4 +315,65 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
     if doc.decode_tokens_per_s_bound is not None:
         out.append(Text(f"decode: at most {doc.decode_tokens_per_s_bound:,.1f} tokens/s ({doc.decode_assumptions})"))
     out += [Text(f"note: {n}", style="dim") for n in doc.notes]
+    return out
+
+
+def _layout(s: TrainingSettingsDoc) -> str:
+    """Where the states live: GPUs, the data/tensor/pipeline split, the sharding and any CPU offload."""
+    if s.gpus == 1:
+        return "1 GPU"
+    split = [f"data parallel {s.data_parallel}"]
+    split += [f"{name} {n}" for name, n in (("tensor parallel", s.tp), ("pipeline parallel", s.pp)) if n > 1]
+    if s.zero:
+        shard = f"ZeRO-{s.zero}"
+    elif s.fsdp != "none":
+        shard = f"FSDP {s.fsdp}"
+    else:
+        shard = "DDP" if s.data_parallel > 1 else "no sharding"
+    return f"{s.gpus} GPUs, figures per GPU: {' x '.join(split)}, {shard}"
+
+
+def training_table(doc: TrainingDocument, units: Units) -> list[Table | Text]:
+    """The renderables of ``vram train``: heading, run and layout lines, the six components, CPU RAM, verdict."""
+    from vram.core.training.settings import LORA_TARGETS  # here: `vram estimate` tables need none of it
+
+    m, s = doc.model, doc.settings
+    head = _heading(m)
+    facts = [m.architecture or "rule of thumb", f"{fmt_params(m.parameters)} params"]
+    if m.active_parameters != m.parameters:
+        facts.append(f"{fmt_params(m.active_parameters)} active")
+    facts.append(s.precision or "")
+    if s.lora_rank is not None:
+        kind = "QLoRA" if s.qlora else "LoRA"
+        targets = s.lora_targets or []
+        named = "all-linear" if len(targets) == len(LORA_TARGETS) else ",".join(targets)
+        facts.append(f"{kind} r={s.lora_rank} on {named}")
+    share = doc.trainable_parameters / m.parameters if m.parameters else 0.0
+    facts.append(f"trainable {fmt_params(doc.trainable_parameters)} of {fmt_params(m.parameters)} ({share:.2%})")
+    head.append(" · ".join(f for f in facts if f))
+    run = [f"optimizer {s.optimizer}" + (" (in backward)" if s.optimizer_in_backward else "")]
+    if doc.scope == "full":
+        run += [f"micro-batch {s.batch} x {s.seq_len or 0:,} tokens", f"checkpointing {s.grad_checkpointing}"]
+    accum = f" x grad-accum {s.grad_accum}" if s.grad_accum > 1 else ""
+    data = f" x {s.data_parallel} data-parallel" if s.data_parallel > 1 else ""
+    run.append(f"effective batch {s.effective_batch:,}" + (f" ({s.batch}{accum}{data})" if accum or data else ""))
+    head.append("\n" + " · ".join(run))
+    head.append(f"\n{_layout(s)} · peak in {doc.peak_phase.replace('_', ' ')}")
+    if doc.scope == "states_only":
+        head.append("\nmodel states only: a parameter count has no architecture for activations")
+    elif not m.exact:
+        see = " (see warnings)" if doc.warnings else ""
+        head.append(f"\napproximate: this architecture is not mapped exactly{see}", style="yellow")
+    if doc.project_defaults is not None:
+        d = doc.project_defaults
+        head.append(f"\ndefaults from {d.file}: {', '.join(d.keys) or 'none used'}", style="dim")
+
+    out: list[Table | Text] = [head, _components(doc.components, doc.total_bytes, units)]
+    if doc.cpu_bytes:
+        out.append(Text(f"CPU RAM for offloaded states: {fmt_bytes(doc.cpu_bytes, units)} per GPU (not in the total)"))
+    if doc.gpu is not None:
+        verdict = _verdict(doc.gpu, units)
+        if s.gpus > 1:
+            verdict.append(f" (each of {s.gpus} GPUs)")
+        out.append(verdict)
     return out

@@ -44,6 +44,10 @@ output layer excluded; peft tuners_utils ``_maybe_include_all_linear_layers``)."
 _HF_NAMES: dict[str, LoraTarget] = {f"{t}_proj": t for t in LORA_TARGETS}
 """Hugging Face module names (``q_proj`` ... ``down_proj``) accepted for the short names."""
 
+DEFAULT_TRAIN_SEQ_LEN = 2048
+"""Sequence length when none is given (capped by the model's maximum): LLaMA-Factory's ``cutoff_len``
+default (hiyouga/LLaMA-Factory src/llamafactory/hparams/data_args.py @072bfe29)."""
+
 DEFAULT_QLORA_RANK = 8
 """--qlora without --lora-rank: PEFT ``LoraConfig.r`` defaults to 8 (peft tuners/lora/config.py)."""
 
@@ -113,6 +117,13 @@ class TrainingSettings(BaseModel):
             raise SettingsError(msg)
         if not self.lora_targets:
             msg = "--lora-targets names no module"
+            raise SettingsError(msg)
+        if self.optimizer_in_backward and (self.grad_accum > 1 or self.zero):
+            what = f"--grad-accum {self.grad_accum}" if self.grad_accum > 1 else f"--zero {self.zero}"
+            msg = (
+                f"--optimizer-in-backward steps each parameter as its gradient arrives, so it cannot be combined "
+                f"with {what} (torchtune refuses gradient accumulation with optimizer_in_bwd): drop one"
+            )
             raise SettingsError(msg)
 
     @property
