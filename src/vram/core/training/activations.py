@@ -360,6 +360,9 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         fwd_loss += d.residual * spec.hidden_size * tokens
     bwd_loss = 8 * logits // chunks  # fp32 gradients of the log-probabilities and of the logits
     recompute = widest if ckpt else 0
+    if settings.grad_checkpointing == "selective" and eager:  # one layer's attention core, recomputed
+        uncut = settings.model_copy(update={"grad_checkpointing": "none"})
+        recompute = _attention(spec, uncut, d, s, lora=lora.on)["attention_scores"] * tokens
     back_in = widest if settings.activation_offload else 0  # one layer's tensors brought back
     grads = _layer_grads(spec, d, s, eager) * tokens
     fwd_extra = max(fwd_loss, recompute, back_in)
@@ -378,6 +381,8 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         f"{b} x {s:,} tokens per micro-batch, {attn}, {mode}, {what}, "
         f"{'chunked' if chunks > 1 else 'standard'} loss (fp32 log-softmax saved)"
     )
+    if spec.mla is not None:
+        note += "; MLA latents from the component form (not measured)"
     if settings.qlora:
         note += "; QLoRA: PEFT prepare_model_for_kbit_training turns on checkpointing unless told not to"
     if tp > 1:
