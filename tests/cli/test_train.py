@@ -302,3 +302,14 @@ def test_exit_codes_through_the_entry_point(tmp_path: Path, args: tuple[str, ...
     else:
         assert "" == result.stdout
         assert result.stderr.startswith("error: ")
+
+
+def test_gpu_count_names_the_data_parallel_cards() -> None:
+    """--gpu "8x H100 SXM" with --gpus 8 names the cards the per-GPU figures are for; with --gpus 4 it is refused."""
+    base = ("meta-llama/Llama-3.1-8B", "--zero", "3", "--json")
+    code, out, _ = run(*base, "--gpus", "8", "--gpu", "8x H100 SXM")
+    assert code in (0, 1)
+    assert "H100 SXM" == json.loads(out)["gpu"]["name"]
+    code, out, err = run(*base, "--gpus", "4", "--gpu", "8x H100 SXM")
+    assert (2, "") == (code, out)
+    assert "asks for 8 GPUs but the estimate describes 4" in err

@@ -36,7 +36,7 @@ def test_settings_errors_name_what_was_asked() -> None:
 def test_multi_gpu_error_says_why_there_is_no_verdict() -> None:
     """Asking for 2 x H100 for a one-GPU layout states both counts and why a summed capacity is no verdict."""
     err = e.MultiGpuError("2xH100", 2, "H100")
-    assert str(err).startswith("--gpu '2xH100' asks for 2 GPUs but the estimate describes 1 (--tp x --pp)")
+    assert str(err).startswith("--gpu '2xH100' asks for 2 GPUs but the estimate describes 1: comparing")
     assert "a CUDA context and every unsplit tensor on each card" in str(err)
     assert ("2xH100", 2, "H100") == (err.text, err.count, err.name)
 

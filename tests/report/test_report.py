@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from vram.cli.estimate import MAX_BATCH, MAX_SEQ_LEN
+from vram.core.limits import MAX_BATCH, MAX_SEQ_LEN
 from vram.core.errors import SettingsError
 from vram.core.inference import InferenceSettings, estimate_inference, estimate_weights_only
 from vram.report.document import build_document, render_json

@@ -104,8 +104,8 @@ def _gpu(e: UnknownGpuError) -> str:
 
 def _multi_gpu(e: MultiGpuError) -> str:
     return (
-        f"split the model over them with --runtime vllm --tp {e.count} (or --pp), or check one card with "
-        f"--gpu {e.name!r}: every figure is per GPU"
+        f"describe the split over {e.count} GPUs (estimate: --runtime vllm --tp {e.count}; train: --gpus {e.count}), "
+        f"or check one card with --gpu {e.name!r}: every figure is per GPU"
     )
 
 

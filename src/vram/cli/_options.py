@@ -12,11 +12,10 @@ from typing import Annotated
 import typer
 
 from vram.cli._errors import report
+from vram.core.limits import MAX_BATCH, MAX_GPUS, MAX_SEQ_LEN
 
-MAX_BATCH = 1 << 20
-"""Largest --batch (1,048,576 sequences): with MAX_SEQ_LEN it keeps every byte count within int64."""
-MAX_SEQ_LEN = 1 << 24
-"""Largest --seq-len (16,777,216 tokens): above the longest context any model declares (Llama 4 Scout: 10M)."""
+__all__ = ["MAX_BATCH", "MAX_GPUS", "MAX_SEQ_LEN"]
+
 
 MODEL_HELP = (
     "A catalog model (e.g. meta-llama/Llama-2-7b-hf or llama-2-7b), a config.json or model folder, "

@@ -9,6 +9,7 @@ import typer
 from vram.cli._errors import ExitCode
 from vram.cli._options import (
     MAX_BATCH,
+    MAX_GPUS,
     MAX_SEQ_LEN,
     MODEL_HELP,
     GpuOpt,
@@ -23,7 +24,7 @@ from vram.cli._options import (
 )
 from vram.resolve.hub import DEFAULT_TIMEOUT
 
-__all__ = ["MAX_BATCH", "MAX_SEQ_LEN", "estimate"]
+__all__ = ["estimate"]
 
 
 class LogitsChoice(str, Enum):
@@ -55,8 +56,6 @@ class MlaChoice(str, Enum):
     expanded = "expanded"
 
 
-MAX_GPUS = 1 << 12
-"""Largest --tp / --pp (4,096): beyond any deployment, and small enough that every figure stays within int64."""
 _VLLM = "vLLM"
 _LLAMACPP = "llama.cpp"
 

@@ -11,6 +11,7 @@ import typer
 from vram.cli._errors import ExitCode
 from vram.cli._options import (
     MAX_BATCH,
+    MAX_GPUS,
     MAX_SEQ_LEN,
     MODEL_HELP,
     GpuOpt,
@@ -81,8 +82,6 @@ class OffloadChoice(str, Enum):
 
 MAX_GRAD_ACCUM = 1 << 20
 """Largest --grad-accum: with MAX_BATCH and MAX_GPUS the effective batch stays within int64 (2^60)."""
-MAX_GPUS = 1 << 20
-"""Largest --gpus, --tp and --pp (1,048,576): beyond any cluster, and int64-safe in every product."""
 MAX_LORA_RANK = 1 << 16
 """Largest --lora-rank (65,536): above the width of any model, so never a limit in practice."""
 
@@ -237,7 +236,7 @@ def train(
         if targets is not None:
             given["lora_targets"] = parse_lora_targets(targets)
         settings = TrainingSettings(**given)
-        card = gpu_from_arg(values["gpu"]) if values["gpu"] is not None else None
+        card = gpu_from_arg(values["gpu"], settings.gpus) if values["gpu"] is not None else None
         resolved = resolve(
             values["model"],
             revision=values["revision"],

@@ -65,7 +65,7 @@ class MultiGpuError(SettingsError):
         self.name = name
         self.layout = layout
         super().__init__(
-            f"--gpu {text!r} asks for {count} GPUs but the estimate describes {layout} (--tp x --pp): comparing "
+            f"--gpu {text!r} asks for {count} GPUs but the estimate describes {layout}: comparing "
             "a total with the combined memory is no verdict, because a split puts a CUDA context and every unsplit "
             "tensor on each card and divides the KV cache by heads or layers"
         )

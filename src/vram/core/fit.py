@@ -28,6 +28,7 @@ from vram.core.inference import (
     estimate_inference,
     kv_cache,
 )
+from vram.core.limits import MAX_BATCH, MAX_SEQ_LEN
 from vram.core.overhead import allocator_bytes
 from vram.core.parallel import check_split
 from vram.core.placement import MAX_GPUS, GpuSplit, Offload, fewest_gpus, offload_plan, per_gpu_bytes
@@ -35,10 +36,6 @@ from vram.core.runtimes import estimate_runtime
 from vram.core.solve import Maximum, fewest_fitting, max_fitting
 from vram.core.spec import ModelSpec
 
-MAX_SEQ_LEN = 1 << 24
-"""Longest context searched when the model declares no maximum (as ``vram estimate --seq-len`` allows)."""
-MAX_BATCH = 1 << 20
-"""Largest batch searched (as ``vram estimate --batch`` allows)."""
 TP_PER_NODE = 8
 """Widest tensor-parallel split tried: the GPUs of one NVLink node (DGX/HGX H100 and H200 boards carry eight,
 https://www.nvidia.com/en-us/data-center/dgx-h100/); across nodes vLLM's guide sets the pipeline size to the
