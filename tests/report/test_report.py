@@ -10,9 +10,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from vram.core.limits import MAX_BATCH, MAX_SEQ_LEN
 from vram.core.errors import SettingsError
 from vram.core.inference import InferenceSettings, estimate_inference, estimate_weights_only
+from vram.core.limits import MAX_BATCH, MAX_SEQ_LEN
 from vram.report.document import build_document, render_json
 from vram.report.units import fmt_bytes, fmt_params
 from vram.resolve import catalog
