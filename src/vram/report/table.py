@@ -270,10 +270,15 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
     head.append(m.id, style="bold")
     head.append(f"  ({m.source} @ {m.revision[:12]})" if m.revision else f"  ({m.source})", style="dim")
     head.append(f"\n{m.architecture} · {fmt_params(m.parameters)} params on {where}")
-    head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
+    tr = st.training
+    if tr is None:
+        head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
+    else:
+        head.append(f"\ntraining · {tr.optimizer} · micro-batch {tr.batch} · sequence {tr.seq_len or 0:,}")
+        head.append(f" · checkpointing {tr.grad_checkpointing}" if tr.grad_checkpointing != "none" else "")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("", "dtype", "total", "fits", "max context", "max batch"):
-        table.add_column(name, justify="left" if name in ("", "dtype", "fits") else "right", no_wrap=True)
+    for name in ("", "dtype" if tr is None else "setup", "total", "fits", "max context", "max batch"):
+        table.add_column(name, justify="left" if name in ("", "dtype", "setup", "fits") else "right", no_wrap=True)
     for r in doc.rows:
         mark = r.dtype == doc.recommended
         table.add_row(
