@@ -46,10 +46,19 @@ def test_seed_full_fine_tuning_fewest_4090s() -> None:
     budget = find_gpu("RTX 4090").usable_memory_bytes
     assert m["per_gpu_bytes"] == estimate_training(spec, s.model_copy(update={"gpus": 7})).total_bytes <= budget
     assert estimate_training(spec, s.model_copy(update={"gpus": 6})).total_bytes > budget
-    assert doc["settings"]["training"]["precision"] == "bf16-mixed"
+    assert doc["settings"]["train_args"] == [
+        "--precision",
+        "bf16-mixed",
+        "--seq-len",
+        "2048",
+        "--grad-checkpointing",
+        "full",
+    ]
     assert doc["recommended"] == "lora"
     rows = {r["dtype"]: r for r in doc["rows"]}
-    assert rows["qlora"]["args"] == ["--precision", "bf16-mixed", "--qlora", "--lora-rank", "8"]
+    assert rows["qlora"]["args"] == [
+        "--precision", "bf16-mixed", "--seq-len", "2048", "--grad-checkpointing", "full", "--lora-rank", "8", "--qlora",
+    ]  # fmt: skip
     assert doc["decode_tokens_per_s_bound"] is None
 
 
@@ -90,3 +99,15 @@ def test_bad_input_exit_codes(args: list[str], code: ExitCode, says: str) -> Non
     assert int(code) == got
     assert says in err
     assert "Traceback" not in err
+
+
+def test_beyond_the_search_limit_says_so() -> None:
+    """Llama-3.1-405B full fine-tuning needs more than 64 RTX 4090s (its 16 bytes per parameter alone are 6 TB,
+    over 64 x 23.64 GiB): exit 1, min_gpus null, and the table says which layouts were searched."""
+    code, doc = fit_json("meta-llama/Llama-3.1-405B", "--gpu", "RTX 4090", "--grad-checkpointing", "full")
+    assert ExitCode.DOES_NOT_FIT == code
+    assert doc["min_gpus"] is None
+    code, out, _ = run(
+        "fit", "meta-llama/Llama-3.1-405B", "--gpu", "RTX 4090", "--train", "--grad-checkpointing", "full"
+    )
+    assert "ZeRO-3, FSDP or TP x PP" in out.replace("\n", " ")

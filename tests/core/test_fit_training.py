@@ -108,7 +108,7 @@ def test_nothing_fits_suggests_checkpointing() -> None:
     plan = plan_training_fit(spec, TrainingSettings(), card)
     assert plan.recommended is None
     assert plan.suggestion is not None
-    assert plan.suggestion.endswith("--qlora --lora-rank 8 --grad-checkpointing full")
+    assert plan.suggestion == "--precision bf16-mixed --seq-len 2048 --grad-checkpointing full --lora-rank 8 --qlora"
     s = TrainingSettings(precision="bf16-mixed", qlora=True, lora_rank=8)
     assert _total(spec, s, grad_checkpointing="full") <= card.usable_memory_bytes < _total(spec, s)
 
@@ -123,7 +123,9 @@ def test_a_card_without_bf16_trains_in_fp16_mixed() -> None:
 def test_naming_a_setup_gives_one_row() -> None:
     """--lora-rank 16 narrows the table to that setup, which is also what the fewest GPUs hold."""
     plan = plan_training_fit(_spec("gpt2"), TrainingSettings(lora_rank=16), find_gpu("RTX 4090"))
-    assert [(r.dtype, r.args) for r in plan.rows] == [("lora", ("--precision", "fp32", "--lora-rank", "16"))]
+    assert [(r.dtype, r.args) for r in plan.rows] == [
+        ("lora", ("--precision", "fp32", "--seq-len", "1024", "--lora-rank", "16"))
+    ]  # gpt2's 1,024 positions cap the 2,048 default
     assert plan.target.settings.lora_rank == 16
 
 

@@ -68,6 +68,11 @@ class TrainFitPlan:
     """The requested setup (the model's own mixed precision unless one was named): what ``min_gpus`` holds."""
     notes: tuple[str, ...]
 
+    @property
+    def target_args(self) -> tuple[str, ...]:
+        """The ``vram train`` options of the requested setup."""
+        return train_args(self.target.settings)
+
 
 def _narrowed(s: TrainingSettings) -> bool:
     """Whether the user named one setup (a precision, LoRA or QLoRA), so only that row is shown."""
@@ -86,15 +91,20 @@ def _label(s: TrainingSettings) -> str:
     return "lora" if s.lora else str(s.precision)
 
 
-def _args(s: TrainingSettings) -> tuple[str, ...]:
-    """The ``vram train`` options that select this setup."""
+def train_args(s: TrainingSettings) -> tuple[str, ...]:
+    """The ``vram train`` options that give ``s`` (those that differ from the defaults), MODEL aside."""
     out: list[str] = []
-    if s.precision is not None:
-        out += ["--precision", s.precision]
-    if s.qlora:
-        out.append("--qlora")
-    if s.lora_rank is not None:
-        out += ["--lora-rank", str(s.lora_rank)]
+    for name, field in TrainingSettings.model_fields.items():
+        value = getattr(s, name)
+        if name == "cuda_context_bytes" or value == field.default:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            out.append(flag)
+        elif isinstance(value, tuple):
+            out += [flag, ",".join(value)]
+        else:
+            out += [flag, str(value)]
     return tuple(out)
 
 
@@ -133,7 +143,7 @@ def _row(spec: ModelSpec, s: TrainingSettings, gpu: Gpu) -> TrainRow:
     bat = max_fitting(lambda n: _estimate(spec, resolved, batch=n).total_bytes, budget, 1, MAX_TRAIN_BATCH)
     return TrainRow(
         dtype=_label(resolved),
-        args=_args(resolved),
+        args=train_args(resolved),
         total_bytes=est.total_bytes,
         need_bytes=est.total_bytes,
         fits=est.total_bytes <= budget,
@@ -236,30 +246,26 @@ def plan_training_fit(spec: ModelSpec, base: TrainingSettings, gpu: Gpu) -> Trai
 
 
 def layout_args(split: GpuSplit) -> str:
-    """The ``vram train`` options of a multi-GPU layout."""
-    out = f"--gpus {split.count}"
-    if split.zero:
-        out += f" --zero {split.zero}"
-    if split.fsdp != "none":
-        out += f" --fsdp {split.fsdp}"
-    if split.tp > 1 or split.pp > 1:
-        out += f" --tp {split.tp} --pp {split.pp}"
-    return out
+    """The ``vram train`` options of a multi-GPU layout (``--gpus 7 --zero 3``)."""
+    return " ".join(train_args(TrainingSettings.model_validate(_update(split))))
 
 
 def _suggest(
     spec: ModelSpec, smallest: TrainRow, target: TrainRow, min_gpus: GpuSplit | None, budget: int
 ) -> str | None:
-    """One change that makes training fit: activation checkpointing, a shorter sequence, else more GPUs."""
+    """One change that makes training fit, as ``vram train`` options: full activation checkpointing on the
+    smallest setup, else a shorter sequence, else the fewest GPUs for the requested setup."""
     s = smallest.estimate.settings
-    args = " ".join(smallest.args)
-    if (
-        s.grad_checkpointing == "none"
-        and _estimate(spec, s.model_copy(update={"grad_checkpointing": "full"})).total_bytes <= budget
-    ):
-        return f"{args} --grad-checkpointing full".strip()
+    if s.grad_checkpointing == "none":
+        checkpointed = s.model_copy(update={"grad_checkpointing": "full"})
+        if estimate_training(spec, checkpointed).total_bytes <= budget:
+            return " ".join(train_args(checkpointed))
     if smallest.max_seq_len is not None:
-        return f"{args} --seq-len {smallest.max_seq_len}".strip()
+        return " ".join(train_args(s.model_copy(update={"seq_len": smallest.max_seq_len})))
     if min_gpus is not None:
-        return f"{' '.join(target.args)} {layout_args(min_gpus)}".strip()
+        return " ".join(train_args(target.estimate.settings.model_copy(update=_update(min_gpus))))
     return None
+
+
+def _update(split: GpuSplit) -> dict[str, object]:
+    return {"gpus": split.count, "tp": split.tp, "pp": split.pp, "zero": split.zero, "fsdp": split.fsdp}

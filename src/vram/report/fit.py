@@ -8,19 +8,19 @@ on this card: ``catalog``). Same versioning rule as ``vram estimate``'s document
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from vram.core.fit import FitPlan, FitRow
-from vram.core.fit_training import TrainFitPlan, TrainRow, layout_args
 from vram.core.gpu import Gpu
 from vram.core.inference import InferenceSettings
-from vram.core.params import count_parameters
 from vram.core.placement import GpuSplit
 from vram.report.document import SCHEMA_VERSION, ModelDoc, ToolDoc, check_int64, origin_fields
-from vram.report.training import TrainingSettingsDoc, settings_doc
 from vram.resolve.reference import Resolved
+
+if TYPE_CHECKING:  # the training modules load only for --train, keeping `vram fit`'s start-up as it was
+    from vram.core.fit_training import TrainFitPlan, TrainRow
 
 
 class _Doc(BaseModel):
@@ -45,8 +45,10 @@ class FitSettingsDoc(_Doc):
     batch: int
     seq_len: int | None
     kv_dtype: str | None
-    training: TrainingSettingsDoc | None = None
-    """``--train``: the requested training setup, resolved (what ``min_gpus`` holds); null for inference."""
+    train: bool = False
+    """``--train``: rows are training setups, ``batch`` is the micro-batch per GPU and ``seq_len`` the sequence."""
+    train_args: list[str] = Field(default_factory=list)
+    """``--train``: the ``vram train`` options of the requested setup (what ``min_gpus`` holds), for a breakdown."""
 
 
 class RowDoc(_Doc):
@@ -143,7 +145,7 @@ def _row(r: FitRow | TrainRow) -> RowDoc:
         max_batch_capped=r.max_batch_capped,
         native=r.native,
         warnings=list(r.warnings),
-        args=list(r.args) if isinstance(r, TrainRow) else [],
+        args=list(getattr(r, "args", ())),
     )
 
 
@@ -166,6 +168,8 @@ def _layout(m: GpuSplit) -> str:
     if m.count == 1:
         return "one GPU"
     if m.runtime == "training":
+        from vram.core.fit_training import layout_args
+
         if m.tp > 1 or m.pp > 1:
             how = f"Megatron TP {m.tp} x PP {m.pp}"
         else:
@@ -235,6 +239,8 @@ def build_train_fit_document(
     resolved: Resolved, plan: TrainFitPlan, gpu: Gpu, count: int, settings: FitSettingsDoc, version: str
 ) -> FitDocument:
     """The document of ``vram fit MODEL --train``: one row per training setup, fewest GPUs for the requested one."""
+    from vram.core.params import count_parameters
+
     spec = resolved.spec
     assert spec is not None
     target = plan.target
@@ -251,7 +257,9 @@ def build_train_fit_document(
         scope="model",
         model=model,
         gpu=gpu_doc(gpu, count),
-        settings=settings.model_copy(update={"seq_len": target.settings.seq_len, "training": settings_doc(target)}),
+        settings=settings.model_copy(
+            update={"seq_len": target.settings.seq_len, "train": True, "train_args": list(plan.target_args)}
+        ),
         rows=[_row(r) for r in plan.rows],
         recommended=plan.recommended,
         reason=plan.reason,

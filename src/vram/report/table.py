@@ -270,14 +270,12 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
     head.append(m.id, style="bold")
     head.append(f"  ({m.source} @ {m.revision[:12]})" if m.revision else f"  ({m.source})", style="dim")
     head.append(f"\n{m.architecture} · {fmt_params(m.parameters)} params on {where}")
-    tr = st.training
-    if tr is None:
-        head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
+    if st.train:
+        head.append(f"\ntraining · micro-batch {st.batch} · sequence {st.seq_len or 0:,}")
     else:
-        head.append(f"\ntraining · {tr.optimizer} · micro-batch {tr.batch} · sequence {tr.seq_len or 0:,}")
-        head.append(f" · checkpointing {tr.grad_checkpointing}" if tr.grad_checkpointing != "none" else "")
+        head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("", "dtype" if tr is None else "setup", "total", "fits", "max context", "max batch"):
+    for name in ("", "setup" if st.train else "dtype", "total", "fits", "max context", "max batch"):
         table.add_column(name, justify="left" if name in ("", "dtype", "setup", "fits") else "right", no_wrap=True)
     for r in doc.rows:
         mark = r.dtype == doc.recommended
@@ -308,7 +306,8 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
             )
         )
     elif doc.min_gpus is None and doc.recommended is None and st.runtime != "llama.cpp":
-        out.append(Text(f"no count of {g.name} up to the search limit holds it with a layer split"))
+        how = "ZeRO-3, FSDP or TP x PP" if st.train else "a layer split"
+        out.append(Text(f"no count of {g.name} up to the search limit holds it with {how}"))
     if doc.offload is not None:
         o = doc.offload
         out.append(
