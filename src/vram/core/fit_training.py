@@ -30,8 +30,8 @@ within a node and spans nodes with pipeline parallelism (Narayanan et al. 2021, 
 
 ROWS_NOTE = (
     "rows: full fine-tuning in fp32, in mixed precision (fp32 master weights: HF Trainer bf16=True) and in pure "
-    "bf16 (torchtune), then LoRA and QLoRA on all linear layers at rank {rank} (PEFT's default r is 8), from the "
-    "most memory-hungry setup to the least"
+    "bf16 (torchtune), then LoRA and QLoRA on all linear layers at rank {rank} (PEFT's default r): highest "
+    "precision first; name one with --precision, --lora-rank or --qlora"
 )
 
 
@@ -159,6 +159,8 @@ def _row(spec: ModelSpec, s: TrainingSettings, gpu: Gpu) -> TrainRow:
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
+    """A multi-GPU training layout: world size, tensor and pipeline sizes, ZeRO stage or FSDP strategy."""
+
     gpus: int
     tp: int
     pp: int
@@ -190,9 +192,8 @@ def fewest_training_gpus(spec: ModelSpec, s: TrainingSettings, budget: int, most
 
     def need(layout: object) -> int | None:
         assert isinstance(layout, _Layout)
-        update = {"gpus": layout.gpus, "tp": layout.tp, "pp": layout.pp, "zero": layout.zero, "fsdp": layout.fsdp}
         try:
-            return estimate_training(spec, s.model_copy(update=update)).total_bytes
+            return estimate_training(spec, s.model_copy(update=_update(layout))).total_bytes
         except SettingsError:
             return None
 
@@ -267,5 +268,7 @@ def _suggest(
     return None
 
 
-def _update(split: GpuSplit) -> dict[str, object]:
-    return {"gpus": split.count, "tp": split.tp, "pp": split.pp, "zero": split.zero, "fsdp": split.fsdp}
+def _update(split: GpuSplit | _Layout) -> dict[str, object]:
+    """The settings fields a multi-GPU layout sets."""
+    gpus = split.count if isinstance(split, GpuSplit) else split.gpus
+    return {"gpus": gpus, "tp": split.tp, "pp": split.pp, "zero": split.zero, "fsdp": split.fsdp}
