@@ -77,7 +77,7 @@ def test_table_names_setups_and_the_fewest_gpus() -> None:
     assert ExitCode.OK == code
     assert "setup" in out
     assert "micro-batch 1" in out
-    assert "ZeRO-3 over 7 GPUs" in out.replace("\n", " ")
+    assert "ZeRO-3: vram train --gpus 7 --zero 3" in out.replace("\n", " ")
 
 
 @pytest.mark.parametrize(

@@ -174,7 +174,7 @@ def _layout(m: GpuSplit) -> str:
             how = f"Megatron TP {m.tp} x PP {m.pp}"
         else:
             how = "FSDP full sharding" if m.fsdp == "full" else f"ZeRO-{m.zero}"
-        return f"{how} over {m.count} GPUs (vram train {layout_args(m)})"
+        return f"{how}: vram train {layout_args(m)}"
     return f'{m.count} GPUs, consecutive layers on each (device_map="auto")'
 
 

@@ -242,6 +242,9 @@ def _count(n: int | None, capped: bool, cap_note: str) -> str:
     return f"{n:,}{cap_note if capped else ''}"
 
 
+_FIT_COLUMNS = ("", "dtype", "total", "fits", "max context", "max batch")
+
+
 def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
     """The renderables of ``vram fit``: a heading, the per-format table (or the catalog's) and the verdict lines."""
     g, st = doc.gpu, doc.settings
@@ -275,7 +278,8 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
     else:
         head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("", "setup" if st.train else "dtype", "total", "fits", "max context", "max batch"):
+    names = ("", "setup", "total", "fits", "max seq len", "max batch") if st.train else _FIT_COLUMNS
+    for name in names:
         table.add_column(name, justify="left" if name in ("", "dtype", "setup", "fits") else "right", no_wrap=True)
     for r in doc.rows:
         mark = r.dtype == doc.recommended
