@@ -15,7 +15,7 @@ from typing import Any, get_args
 import pytest
 from typer.testing import CliRunner
 
-from vram.cli import app, train
+from vram.cli import _options, app, train
 from vram.cli._errors import ExitCode
 from vram.core.training import settings as ts
 
@@ -44,12 +44,12 @@ def doc_of(out: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("choice", "literal"),
     [
-        (train.PrecisionChoice, ts.Precision),
-        (train.CheckpointingChoice, ts.Checkpointing),
-        (train.AttentionChoice, ts.Attention),
-        (train.LossChoice, ts.Loss),
-        (train.FsdpChoice, ts.Fsdp),
-        (train.OffloadChoice, ts.Offload),
+        (_options.PrecisionChoice, ts.Precision),
+        (_options.CheckpointingChoice, ts.Checkpointing),
+        (_options.AttentionChoice, ts.Attention),
+        (_options.LossChoice, ts.Loss),
+        (_options.FsdpChoice, ts.Fsdp),
+        (_options.OffloadChoice, ts.Offload),
     ],
 )
 def test_choices_match_the_settings(choice: type[Enum], literal: Any) -> None:

@@ -2,17 +2,47 @@
 
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from vram.cli._errors import ExitCode
-from vram.cli._options import MAX_BATCH, MAX_SEQ_LEN, JsonOpt, UnitsChoice, UnitsOpt, guard
+from vram.cli._options import (
+    MAX_BATCH,
+    MAX_SEQ_LEN,
+    ActivationOffloadOpt,
+    AdapterDtypeOpt,
+    AttentionChoice,
+    AttentionOpt,
+    CheckpointingChoice,
+    FsdpChoice,
+    FsdpOpt,
+    GradAccumOpt,
+    GradCheckpointingOpt,
+    JsonOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    LossChoice,
+    LossOpt,
+    OffloadChoice,
+    OffloadOpt,
+    OptimizerInBackwardOpt,
+    OptimizerOpt,
+    PpOpt,
+    PrecisionOpt,
+    QloraOpt,
+    TpOpt,
+    UnitsChoice,
+    UnitsOpt,
+    ZeroOpt,
+    guard,
+)
 from vram.cli.estimate import LogitsChoice, MlaChoice
 from vram.resolve.hub import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from vram.core.gpu import Gpu
+    from vram.report.fit import FitDocument, FitSettingsDoc
     from vram.resolve.reference import Resolved
 
 
@@ -70,7 +100,12 @@ def fit(
         str | None,
         typer.Option("--dtype", "-d", help="Judge only this weight format (`vram dtypes`).", show_default=False),
     ] = None,
-    batch: Annotated[int, typer.Option("--batch", "-b", min=1, max=MAX_BATCH, help="Sequences processed at once.")] = 1,
+    batch: Annotated[
+        int,
+        typer.Option(
+            "--batch", "-b", min=1, max=MAX_BATCH, help="Sequences processed at once (--train: micro-batch per GPU)."
+        ),
+    ] = 1,
     seq_len: Annotated[
         int | None,
         typer.Option(
@@ -79,7 +114,8 @@ def fit(
             "-s",
             min=1,
             max=MAX_SEQ_LEN,
-            help="Context length in tokens the rows are judged at. Default: 4096, capped by the model's maximum.",
+            help="Context length in tokens the rows are judged at. Default: 4096 (--train: 2048), capped by the "
+            "model's maximum.",
             show_default=False,
         ),
     ] = None,
@@ -118,11 +154,37 @@ def fit(
     timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")
     ] = DEFAULT_TIMEOUT,
+    train: Annotated[
+        bool,
+        typer.Option(
+            "--train",
+            help="Solve for training with `vram train`'s options: full fine-tuning (fp32, mixed, bf16), LoRA and "
+            "QLoRA rows, and the fewest GPUs under ZeRO-3 (FSDP full with --fsdp), else TP x PP.",
+        ),
+    ] = False,
+    precision: PrecisionOpt = None,
+    optimizer: OptimizerOpt = "adamw",
+    optimizer_in_backward: OptimizerInBackwardOpt = False,
+    grad_accum: GradAccumOpt = 1,
+    grad_checkpointing: GradCheckpointingOpt = CheckpointingChoice.none,
+    attention: AttentionOpt = AttentionChoice.sdpa,
+    loss: LossOpt = LossChoice.standard,
+    activation_offload: ActivationOffloadOpt = False,
+    lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = None,
+    qlora: QloraOpt = False,
+    adapter_dtype: AdapterDtypeOpt = None,
+    zero: ZeroOpt = 0,
+    fsdp: FsdpOpt = FsdpChoice.none,
+    tp: TpOpt = 1,
+    pp: PpOpt = 1,
+    offload: OffloadOpt = OffloadChoice.none,
     units: UnitsOpt = UnitsChoice.GiB,
     json_out: JsonOpt = False,
 ) -> None:
     """What fits on a GPU: each weight format's total, longest context and largest batch, the recommended format,
     the fewest GPUs, an offload split and a decode-speed bound (exit 1 when no format fits)."""
+    values = {k: v.value if isinstance(v, Enum) else v for k, v in locals().items()}
     with guard():
         from vram import __version__
         from vram.core.errors import SettingsError
@@ -135,6 +197,22 @@ def fit(
             raise SettingsError(msg)
         count = gpus or found
         settings = FitSettingsDoc(runtime=runtime.value, batch=batch, seq_len=seq_len, kv_dtype=kv_dtype)
+        _check_mode(values)
+        if train:
+            assert model is not None
+            doc = _train_document(model, values, card, count, settings, __version__)
+            if json_out:
+                print(render_fit_json(doc))
+            else:
+                from vram.report.table import fit_tables, print_out
+
+                print_out(*fit_tables(doc, units.value))
+            sys.stdout.flush()
+            for w in doc.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+            if doc.recommended is None:
+                raise typer.Exit(int(ExitCode.DOES_NOT_FIT))
+            return
         base = InferenceSettings(
             dtype=dtype,
             kv_dtype=kv_dtype,
@@ -219,3 +297,55 @@ def _resolve(model: str, revision: str | None, token: str | None, offline: bool,
         )
         raise SettingsError(msg)
     return resolved
+
+
+TRAINING_OPTIONS = (
+    "precision", "optimizer", "optimizer_in_backward", "grad_accum", "grad_checkpointing", "attention", "loss",
+    "activation_offload", "lora_rank", "lora_targets", "qlora", "adapter_dtype", "zero", "fsdp", "tp", "pp", "offload",
+)  # fmt: skip
+"""``vram train``'s options that ``vram fit`` takes with --train."""
+INFERENCE_OPTIONS = ("runtime", "gpu_memory_utilization", "dtype", "kv_dtype", "logits", "mla_cache", "cpu_ram", "plot")
+"""Options of inference fits that --train has no use for."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_mode(values: dict[str, object]) -> None:
+    """Refuse training options without --train, inference-only ones with it, and --train without a model."""
+    from inspect import signature
+
+    from vram.core.errors import SettingsError
+
+    defaults = {k: p.default for k, p in signature(fit).parameters.items()}
+    changed = {k for k, v in values.items() if k in defaults and v != getattr(defaults[k], "value", defaults[k])}
+    if values["train"]:
+        wrong = [_flag(k) for k in INFERENCE_OPTIONS if k in changed]
+        if values["model"] is None:
+            msg = "--train solves for one model: pass a MODEL (a catalog id, a config.json or a repo id)"
+            raise SettingsError(msg)
+        if wrong:
+            msg = f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} for inference: drop it with --train"
+            raise SettingsError(msg)
+    else:
+        wrong = [_flag(k) for k in TRAINING_OPTIONS if k in changed]
+        if wrong:
+            msg = f"{', '.join(wrong)}: `vram train` option(s) that vram fit takes with --train; add --train"
+            raise SettingsError(msg)
+
+
+def _train_document(
+    model: str, values: dict[str, Any], card: "Gpu", count: int, settings: "FitSettingsDoc", version: str
+) -> "FitDocument":
+    """``vram fit MODEL --train``: the training setups on ``count`` cards, solved."""
+    from vram.cli.train import training_settings
+    from vram.core.fit_training import plan_training_fit
+    from vram.report.fit import build_train_fit_document
+
+    given = {k: values[k] for k in (*TRAINING_OPTIONS, "batch", "seq_len")}
+    base = training_settings({**given, "gpus": count})
+    resolved = _resolve(model, values["revision"], values["token"], values["offline"], values["timeout"])
+    assert resolved.spec is not None
+    plan = plan_training_fit(resolved.spec, base, card)
+    return build_train_fit_document(resolved, plan, card, count, settings, version)

@@ -9,81 +9,49 @@ from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type
 import typer
 
 from vram.cli._errors import ExitCode
-from vram.cli._options import (
+from vram.cli._options import (  # the choice enums are re-exported for tests that compare them with core
     MAX_BATCH,
     MAX_GPUS,
     MAX_SEQ_LEN,
     MODEL_HELP,
+    ActivationOffloadOpt,
+    AdapterDtypeOpt,
+    AttentionChoice,
+    AttentionOpt,
+    CheckpointingChoice,
+    FsdpChoice,
+    FsdpOpt,
     GpuOpt,
+    GradAccumOpt,
+    GradCheckpointingOpt,
     JsonOpt,
+    LoraRankOpt,
+    LoraTargetsOpt,
+    LossChoice,
+    LossOpt,
     OfflineOpt,
+    OffloadChoice,
+    OffloadOpt,
+    OptimizerInBackwardOpt,
+    OptimizerOpt,
+    PpOpt,
+    PrecisionOpt,
+    QloraOpt,
     RevisionOpt,
     TimeoutOpt,
     TokenOpt,
+    TpOpt,
     UnitsChoice,
     UnitsOpt,
+    ZeroOpt,
     guard,
 )
 from vram.resolve.hub import DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
+    from vram.core.training.settings import TrainingSettings
     from vram.resolve.project import ProjectDefaults
 
-
-# The choices repeat the Literal types of vram.core.training.settings (a test keeps them equal):
-# importing that module here would load pydantic for every command's start-up.
-class PrecisionChoice(str, Enum):
-    """Training precision."""
-
-    fp32 = "fp32"
-    bf16_mixed = "bf16-mixed"
-    fp16_mixed = "fp16-mixed"
-    bf16 = "bf16"
-
-
-class CheckpointingChoice(str, Enum):
-    """Activation (gradient) checkpointing."""
-
-    none = "none"
-    full = "full"
-    selective = "selective"
-
-
-class AttentionChoice(str, Enum):
-    """Attention implementation."""
-
-    sdpa = "sdpa"
-    flash = "flash"
-    eager = "eager"
-
-
-class LossChoice(str, Enum):
-    """Cross-entropy over the full logits, or chunked / fused."""
-
-    standard = "standard"
-    chunked = "chunked"
-
-
-class FsdpChoice(str, Enum):
-    """FSDP sharding strategy."""
-
-    none = "none"
-    full = "full"
-    grad_op = "grad-op"
-
-
-class OffloadChoice(str, Enum):
-    """What DeepSpeed / FSDP keep in CPU memory."""
-
-    none = "none"
-    optimizer = "optimizer"
-    params = "params"
-
-
-MAX_GRAD_ACCUM = 1 << 20
-"""Largest --grad-accum: with MAX_BATCH and MAX_GPUS the effective batch stays within int64 (2^60)."""
-MAX_LORA_RANK = 1 << 16
-"""Largest --lora-rank (65,536): above the width of any model, so never a limit in practice."""
 
 NOT_IN_PROJECT_FILE = {"token": "a token does not belong in a project file: set HF_TOKEN or run `hf auth login`"}
 """Options a project file may not set, and why."""
@@ -102,29 +70,9 @@ def train(
             show_default=False,
         ),
     ] = None,
-    precision: Annotated[
-        PrecisionChoice | None,
-        typer.Option(
-            help="fp32; bf16-mixed / fp16-mixed (autocast, fp32 master weights and gradients: HF Trainer, torch "
-            "AMP); bf16 (pure bf16 weights, gradients and optimizer states: torchtune). Default: the mixed "
-            "precision of the checkpoint's dtype.",
-            show_default=False,
-        ),
-    ] = None,
-    optimizer: Annotated[
-        str,
-        typer.Option(
-            help="adamw, adam (torch fused), adamw-foreach, adamw-8bit, paged-adamw-8bit (bitsandbytes), "
-            "adafactor, sgd, sgd-momentum, lion, muon."
-        ),
-    ] = "adamw",
-    optimizer_in_backward: Annotated[
-        bool,
-        typer.Option(
-            "--optimizer-in-backward/--no-optimizer-in-backward",
-            help="Step each parameter during backward, so one gradient is alive at a time (torchtune).",
-        ),
-    ] = False,
+    precision: PrecisionOpt = None,
+    optimizer: OptimizerOpt = "adamw",
+    optimizer_in_backward: OptimizerInBackwardOpt = False,
     batch: Annotated[
         int, typer.Option("--batch", "-b", min=1, max=MAX_BATCH, help="Micro-batch per GPU (sequences).")
     ] = 1,
@@ -139,60 +87,23 @@ def train(
             show_default=False,
         ),
     ] = None,
-    grad_accum: Annotated[
-        int,
-        typer.Option(min=1, max=MAX_GRAD_ACCUM, help="Micro-batches per optimizer step (memory is per micro-batch)."),
-    ] = 1,
-    grad_checkpointing: Annotated[
-        CheckpointingChoice, typer.Option(help="Recompute activations in backward: every layer, or attention only.")
-    ] = CheckpointingChoice.none,
-    attention: Annotated[
-        AttentionChoice, typer.Option(help="Attention kernel; eager stores the seq x seq scores.")
-    ] = AttentionChoice.sdpa,
-    loss: Annotated[
-        LossChoice, typer.Option(help="Cross-entropy over all logits, or chunked/fused (torchtune, Liger).")
-    ] = LossChoice.standard,
-    activation_offload: Annotated[
-        bool,
-        typer.Option("--activation-offload/--no-activation-offload", help="Keep checkpointed activations in CPU RAM."),
-    ] = False,
-    lora_rank: Annotated[
-        int | None,
-        typer.Option(
-            min=1, max=MAX_LORA_RANK, help="Train LoRA adapters of this rank on a frozen base.", show_default=False
-        ),
-    ] = None,
-    lora_targets: Annotated[
-        str | None,
-        typer.Option(
-            help="Adapted modules: a comma list of q,k,v,o,gate,up,down (or q_proj ...) or qv, attn, mlp, "
-            "all-linear. Default: all-linear.",
-            show_default=False,
-        ),
-    ] = None,
-    qlora: Annotated[
-        bool, typer.Option("--qlora/--no-qlora", help="LoRA on an NF4 base (double quantization); rank 8 unless given.")
-    ] = False,
-    adapter_dtype: Annotated[
-        str | None,
-        typer.Option(
-            help="LoRA adapter dtype. Default: fp32 under fp32 and the mixed precisions (PEFT), bf16 under bf16.",
-            show_default=False,
-        ),
-    ] = None,
+    grad_accum: GradAccumOpt = 1,
+    grad_checkpointing: GradCheckpointingOpt = CheckpointingChoice.none,
+    attention: AttentionOpt = AttentionChoice.sdpa,
+    loss: LossOpt = LossChoice.standard,
+    activation_offload: ActivationOffloadOpt = False,
+    lora_rank: LoraRankOpt = None,
+    lora_targets: LoraTargetsOpt = None,
+    qlora: QloraOpt = False,
+    adapter_dtype: AdapterDtypeOpt = None,
     gpus: Annotated[
         int, typer.Option(min=1, max=MAX_GPUS, help="World size: data x tensor x pipeline parallel ranks.")
     ] = 1,
-    zero: Annotated[int, typer.Option(min=0, max=3, help="DeepSpeed ZeRO stage: 0 (none), 1, 2 or 3.")] = 0,
-    fsdp: Annotated[
-        FsdpChoice, typer.Option(help="FSDP sharding: full (ZeRO-3-like), grad-op (ZeRO-2-like) or none.")
-    ] = FsdpChoice.none,
-    tp: Annotated[int, typer.Option(min=1, max=MAX_GPUS, help="Tensor-parallel ranks (Megatron-style).")] = 1,
-    pp: Annotated[int, typer.Option(min=1, max=MAX_GPUS, help="Pipeline stages; figures are for the most loaded.")] = 1,
-    offload: Annotated[
-        OffloadChoice,
-        typer.Option(help="DeepSpeed/FSDP CPU offload: optimizer states, or params (and optimizer states)."),
-    ] = OffloadChoice.none,
+    zero: ZeroOpt = 0,
+    fsdp: FsdpOpt = FsdpChoice.none,
+    tp: TpOpt = 1,
+    pp: PpOpt = 1,
+    offload: OffloadOpt = OffloadChoice.none,
     gpu: GpuOpt = None,
     revision: RevisionOpt = None,
     token: TokenOpt = None,
@@ -208,10 +119,9 @@ def train(
         from pathlib import Path
 
         from vram import __version__
-        from vram.core.errors import NoModelError, StatesOnlyFitError, UnknownOptimizerError
+        from vram.core.errors import NoModelError, StatesOnlyFitError
         from vram.core.gpu import check_fit
         from vram.core.training.estimate import TrainingEstimate, estimate_training, estimate_training_states_only
-        from vram.core.training.settings import OptimizerName, TrainingSettings, parse_lora_targets
         from vram.report.document import render_json
         from vram.report.training import ACTIVATION_OPTIONS, ProjectDefaultsDoc, build_training_document
         from vram.resolve import resolve
@@ -225,17 +135,7 @@ def train(
         if values["model"] is None:
             raise NoModelError(project.file if project is not None else None)
 
-        name = values["optimizer"].strip().lower()
-        known = get_args(OptimizerName)
-        if name not in known:
-            raise UnknownOptimizerError(values["optimizer"], known)
-        # The options share their names with the settings' fields.
-        given = {k: v for k, v in values.items() if k in TrainingSettings.model_fields}
-        given["optimizer"] = name
-        targets = given.pop("lora_targets")
-        if targets is not None:
-            given["lora_targets"] = parse_lora_targets(targets)
-        settings = TrainingSettings(**given)
+        settings = training_settings(values)
         card = gpu_from_arg(values["gpu"], settings.gpus) if values["gpu"] is not None else None
         resolved = resolve(
             values["model"],
@@ -277,6 +177,24 @@ def train(
             print(f"warning: {w}", file=sys.stderr)
         if fit is not None and not fit.fits:
             raise typer.Exit(int(ExitCode.DOES_NOT_FIT))
+
+
+def training_settings(values: dict[str, Any]) -> "TrainingSettings":
+    """The settings the options describe (options share their names with the settings' fields); a known
+    error for an unknown optimizer or LoRA target. Also used by ``vram fit --train``."""
+    from vram.core.errors import UnknownOptimizerError
+    from vram.core.training.settings import OptimizerName, TrainingSettings, parse_lora_targets
+
+    name = values["optimizer"].strip().lower()
+    known = get_args(OptimizerName)
+    if name not in known:
+        raise UnknownOptimizerError(values["optimizer"], known)
+    given = {k: v.value if isinstance(v, Enum) else v for k, v in values.items() if k in TrainingSettings.model_fields}
+    given["optimizer"] = name
+    targets = given.pop("lora_targets", None)
+    if targets is not None:
+        given["lora_targets"] = parse_lora_targets(targets)
+    return TrainingSettings(**given)
 
 
 _TOML_TYPES: dict[type, str] = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}

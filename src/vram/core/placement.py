@@ -33,6 +33,8 @@ class GpuSplit:
     per_gpu_bytes: int
     dtype: str
     runtime: str = "transformers"
+    fsdp: str = "none"
+    """Training: the FSDP sharding strategy (``full``) when FSDP rather than ZeRO shards the states."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,19 @@ on this card: ``catalog``). Same versioning rule as ``vram estimate``'s document
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from vram.core.fit import FitPlan, FitRow
 from vram.core.gpu import Gpu
 from vram.core.inference import InferenceSettings
+from vram.core.placement import GpuSplit
 from vram.report.document import SCHEMA_VERSION, ModelDoc, ToolDoc, check_int64, origin_fields
 from vram.resolve.reference import Resolved
+
+if TYPE_CHECKING:  # the training modules load only for --train, keeping `vram fit`'s start-up as it was
+    from vram.core.fit_training import TrainFitPlan, TrainRow
 
 
 class _Doc(BaseModel):
@@ -41,6 +45,10 @@ class FitSettingsDoc(_Doc):
     batch: int
     seq_len: int | None
     kv_dtype: str | None
+    train: bool = False
+    """``--train``: rows are training setups, ``batch`` is the micro-batch per GPU and ``seq_len`` the sequence."""
+    train_args: list[str] = Field(default_factory=list)
+    """``--train``: the ``vram train`` options of the requested setup (what ``min_gpus`` holds), for a breakdown."""
 
 
 class RowDoc(_Doc):
@@ -60,6 +68,8 @@ class RowDoc(_Doc):
     max_batch_capped: bool
     native: bool
     warnings: list[str]
+    args: list[str] = Field(default_factory=list)
+    """``--train``: the ``vram train`` options that select this row's setup; empty for inference."""
 
 
 class MinGpusDoc(_Doc):
@@ -72,6 +82,8 @@ class MinGpusDoc(_Doc):
     per_gpu_bytes: int
     dtype: str
     layout: str
+    fsdp: Literal["none", "full", "grad-op"] = "none"
+    """``--train``: ``full`` when FSDP full sharding (rather than ZeRO, ``zero``) shards the states."""
 
 
 class OffloadDoc(_Doc):
@@ -122,7 +134,7 @@ class FitDocument(_Doc):
     warnings: list[str]
 
 
-def _row(r: FitRow) -> RowDoc:
+def _row(r: FitRow | TrainRow) -> RowDoc:
     return RowDoc(
         dtype=r.dtype,
         total_bytes=r.total_bytes,
@@ -133,6 +145,7 @@ def _row(r: FitRow) -> RowDoc:
         max_batch_capped=r.max_batch_capped,
         native=r.native,
         warnings=list(r.warnings),
+        args=list(getattr(r, "args", ())),
     )
 
 
@@ -146,6 +159,33 @@ def gpu_doc(gpu: Gpu, count: int) -> FitGpuDoc:
         bandwidth_gb_s=gpu.bandwidth_gb_s,
         pcie_gb_s=round(gpu.pcie_gb_s, 3) if gpu.pcie_gb_s else None,
     )
+
+
+def _layout(m: GpuSplit) -> str:
+    """How the fewest GPUs are used, in words and with the flags that ask for it."""
+    if m.runtime == "vllm":
+        return f"TP {m.tp} x PP {m.pp} (vllm serve --tensor-parallel-size {m.tp} --pipeline-parallel-size {m.pp})"
+    if m.count == 1:
+        return "one GPU"
+    if m.runtime == "training":
+        from vram.core.fit_training import layout_args
+
+        if m.tp > 1 or m.pp > 1:
+            how = f"Megatron TP {m.tp} x PP {m.pp}"
+        else:
+            how = "FSDP full sharding" if m.fsdp == "full" else f"ZeRO-{m.zero}"
+        return f"{how}: vram train {layout_args(m)}"
+    return f'{m.count} GPUs, consecutive layers on each (device_map="auto")'
+
+
+def _min_gpus(m: GpuSplit | None) -> MinGpusDoc | None:
+    if m is None:
+        return None
+    fsdp: Literal["none", "full", "grad-op"] = "full" if m.fsdp == "full" else "none"
+    return MinGpusDoc(
+        count=m.count, tp=m.tp, pp=m.pp, zero=m.zero, per_gpu_bytes=m.per_gpu_bytes, dtype=m.dtype,
+        layout=_layout(m), fsdp=fsdp,
+    )  # fmt: skip
 
 
 def build_fit_document(
@@ -163,18 +203,7 @@ def build_fit_document(
         active_parameters=first.active_parameters,
         exact=spec.exact,
     )
-    m = plan.min_gpus
-    min_gpus = None
-    if m is not None:
-        if m.runtime == "vllm":
-            layout = f"TP {m.tp} x PP {m.pp} (vllm serve --tensor-parallel-size {m.tp} --pipeline-parallel-size {m.pp})"
-        elif m.count == 1:
-            layout = "one GPU"
-        else:
-            layout = f'{m.count} GPUs, consecutive layers on each (device_map="auto")'
-        min_gpus = MinGpusDoc(
-            count=m.count, tp=m.tp, pp=m.pp, zero=m.zero, per_gpu_bytes=m.per_gpu_bytes, dtype=m.dtype, layout=layout
-        )
+    min_gpus = _min_gpus(plan.min_gpus)
     o = plan.offload
     offload = None
     if o is not None:
@@ -201,6 +230,48 @@ def build_fit_document(
         catalog=[],
         notes=list(plan.skipped),
         warnings=warnings,
+    )
+    check_int64(doc)
+    return doc
+
+
+def build_train_fit_document(
+    resolved: Resolved, plan: TrainFitPlan, gpu: Gpu, count: int, settings: FitSettingsDoc, version: str
+) -> FitDocument:
+    """The document of ``vram fit MODEL --train``: one row per training setup, fewest GPUs for the requested one."""
+    from vram.core.params import count_parameters
+
+    spec = resolved.spec
+    assert spec is not None
+    target = plan.target
+    model = ModelDoc(
+        **origin_fields(resolved),
+        architecture=spec.architecture,
+        model_type=spec.model_type,
+        parameters=target.parameters,
+        active_parameters=count_parameters(spec).active,
+        exact=spec.exact,
+    )
+    doc = FitDocument(
+        tool=ToolDoc(version=version),
+        scope="model",
+        model=model,
+        gpu=gpu_doc(gpu, count),
+        settings=settings.model_copy(
+            update={"seq_len": target.settings.seq_len, "train": True, "train_args": list(plan.target_args)}
+        ),
+        rows=[_row(r) for r in plan.rows],
+        recommended=plan.recommended,
+        reason=plan.reason,
+        shortfall_bytes=plan.shortfall_bytes,
+        suggestion=plan.suggestion,
+        min_gpus=_min_gpus(plan.min_gpus),
+        offload=None,
+        decode_tokens_per_s_bound=None,
+        decode_assumptions=None,
+        catalog=[],
+        notes=list(plan.notes),
+        warnings=[*resolved.notes, *target.warnings],
     )
     check_int64(doc)
     return doc

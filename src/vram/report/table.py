@@ -242,6 +242,9 @@ def _count(n: int | None, capped: bool, cap_note: str) -> str:
     return f"{n:,}{cap_note if capped else ''}"
 
 
+_FIT_COLUMNS = ("", "dtype", "total", "fits", "max context", "max batch")
+
+
 def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
     """The renderables of ``vram fit``: a heading, the per-format table (or the catalog's) and the verdict lines."""
     g, st = doc.gpu, doc.settings
@@ -270,10 +273,14 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
     head.append(m.id, style="bold")
     head.append(f"  ({m.source} @ {m.revision[:12]})" if m.revision else f"  ({m.source})", style="dim")
     head.append(f"\n{m.architecture} · {fmt_params(m.parameters)} params on {where}")
-    head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
+    if st.train:
+        head.append(f"\ntraining · micro-batch {st.batch} · sequence {st.seq_len or 0:,}")
+    else:
+        head.append(f"\n{st.runtime} · batch {st.batch} · {ctx}")
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("", "dtype", "total", "fits", "max context", "max batch"):
-        table.add_column(name, justify="left" if name in ("", "dtype", "fits") else "right", no_wrap=True)
+    names = ("", "setup", "total", "fits", "max seq len", "max batch") if st.train else _FIT_COLUMNS
+    for name in names:
+        table.add_column(name, justify="left" if name in ("", "dtype", "setup", "fits") else "right", no_wrap=True)
     for r in doc.rows:
         mark = r.dtype == doc.recommended
         table.add_row(
@@ -303,7 +310,8 @@ def fit_tables(doc: FitDocument, units: Units) -> list[Table | Text]:
             )
         )
     elif doc.min_gpus is None and doc.recommended is None and st.runtime != "llama.cpp":
-        out.append(Text(f"no count of {g.name} up to the search limit holds it with a layer split"))
+        how = "ZeRO-3, FSDP or TP x PP" if st.train else "a layer split"
+        out.append(Text(f"no count of {g.name} up to the search limit holds it with {how}"))
     if doc.offload is not None:
         o = doc.offload
         out.append(
