@@ -35,6 +35,7 @@ from vram.core.placement import MAX_GPUS, GpuSplit, Offload, fewest_gpus, offloa
 from vram.core.runtimes import estimate_runtime
 from vram.core.solve import Maximum, fewest_fitting, max_fitting
 from vram.core.spec import ModelSpec
+from vram.core.units import GiB
 
 TP_PER_NODE = 8
 """Widest tensor-parallel split tried: the GPUs of one NVLink node (DGX/HGX H100 and H200 boards carry eight,
@@ -442,7 +443,7 @@ def plan_fit(
 
 
 def _gib(n: int) -> str:
-    return f"{n / (1 << 30):,.2f} GiB"
+    return f"{n / GiB:,.2f} GiB"
 
 
 def _other_format(

@@ -17,6 +17,7 @@ from vram.core.overhead import allocator_bytes
 from vram.core.params import Tensor, tensors
 from vram.core.solve import Fewest, fewest_fitting
 from vram.core.spec import ModelSpec
+from vram.core.units import GiB
 
 MAX_GPUS = 64
 """Most GPUs the fewest-GPUs searches try: eight 8-GPU nodes (a search bound, not a hardware limit)."""
@@ -155,9 +156,8 @@ def offload_plan(spec: ModelSpec, est: InferenceEstimate, budget: int, cpu_ram: 
         if gpu <= budget:
             if cpu_ram is not None and cpu_bytes > cpu_ram:
                 return None
-            gib = 1 << 30
             flag = (
-                f'device_map="auto", max_memory={{0: "{budget / gib:.2f}GiB", "cpu": "{cpu_bytes / gib + 1:.0f}GiB"}}'
+                f'device_map="auto", max_memory={{0: "{budget / GiB:.2f}GiB", "cpu": "{cpu_bytes / GiB + 1:.0f}GiB"}}'
             )
             return Offload(est.format.name, g, count - g, gpu, cpu_bytes, flag)
     return None
