@@ -84,11 +84,22 @@ def test_loss_saves_the_fp32_log_softmax_and_peaks_with_the_upcast() -> None:
 def test_chunked_loss_keeps_the_bf16_logits_instead_of_the_fp32_log_softmax() -> None:
     """Chunked fused loss (torchtune's, compiled): 2V + 4 saved per token where the standard loss
     saves 4V; the forward peak adds one of 8 fp32 chunks (4V / 8), the backward peak one chunk's
-    fp32 gradients (8V / 8)."""
+    bf16 logits gradient (2V / 8), or the last layer's activation gradients when they are larger."""
     p, standard, tokens = _run(loss="chunked"), _run(), 2 * 256
     assert standard.saved_bytes - p.saved_bytes == (4 * V - (2 * V + 4)) * tokens
     assert p.forward_extra_bytes == 4 * V // 8 * tokens
-    assert p.backward_extra_bytes == 8 * V // 8 * tokens
+    assert p.details["backward_loss_extra_bytes"] == 2 * V // 8 * tokens
+
+
+def test_a_layer_in_forward_and_the_head_are_not_alive_together() -> None:
+    """Full checkpointing, vocabulary 256: the forward peak is a layer's tensors (20h + 4h_kv + 8f + 4a + 8
+    per token) while the layers run, before the head saves its 6h + 4 + 2h + 4V + 8 per token."""
+    small = LLAMA.model_copy(update={"vocab_size": 256})
+    p, tokens = _run(small, grad_checkpointing="full"), 2 * 256
+    layer = (20 * H + 4 * K * D + 8 * F + 4 * A + 8) * tokens
+    head = (6 * H + 4 + 2 * H + 4 * 256 + 8) * tokens
+    assert p.details["head_bytes"] == head
+    assert p.forward_extra_bytes == layer - head
 
 
 def test_full_checkpointing_keeps_each_layer_input() -> None:

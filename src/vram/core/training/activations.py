@@ -368,16 +368,19 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     fwd_loss = (0 if fused else d.compute * logits) + (4 * logits // chunks if d.compute != 4 else 0)
     if d.autocast or lora.on:  # the final norm's output stays bound, and no Linear saved it
         fwd_loss += d.residual * spec.hidden_size * tokens
-    bwd_loss = 8 * logits // chunks  # fp32 gradients of the log-probabilities and of the logits
+    # Eager: fp32 gradients of the log-probabilities and of the logits. Fused: one kernel writes the
+    # gradient of a chunk's logits in their own dtype.
+    bwd_loss = (d.compute if fused else 8) * logits // chunks
     recompute = widest if ckpt else 0
     if settings.grad_checkpointing == "selective" and eager:  # one layer's attention core, recomputed
         uncut = settings.model_copy(update={"grad_checkpointing": "none"})
         recompute = _attention(spec, uncut, d, s, lora=lora.on)["attention_scores"] * tokens
     back_in = widest if settings.activation_offload else 0  # one layer's tensors brought back
     grads = _layer_grads(spec, d, s, eager) * tokens
-    fwd_extra = max(fwd_loss, recompute, back_in)
-    # By the time the layers run backward, the head's saved tensors have been released.
+    # A layer's own tensors are alive while the layers run: before the head has saved anything in
+    # forward, after its saved tensors are released in backward.
     released = head_bytes if pp == 1 else 0
+    fwd_extra = max(fwd_loss, max(recompute, back_in) - released)
     bwd_extra = max(bwd_loss, max(recompute, back_in) + grads - released)
 
     def per_gpu(x: int) -> int:
