@@ -140,3 +140,23 @@ def test_named_targets_the_model_lacks_warn_but_all_linear_does_not() -> None:
     assert any("gate name no module" in w for w in named.warnings)
     default = estimate_training(spec, TrainingSettings(lora_rank=8), activations=no_activations)
     assert not any("name no module" in w for w in default.warnings)
+
+
+@pytest.mark.parametrize("kw", [{}, {"lora_rank": 16}, {"qlora": True, "grad_checkpointing": "full"}])
+def test_every_catalog_model_estimates(kw: dict[str, object]) -> None:
+    """Every bundled model gives a full estimate (real activation model) whose peak is the sum of its parts."""
+    from vram.resolve.catalog import models
+
+    for m in models():
+        est = estimate_training(_spec(m.id), TrainingSettings.model_validate({**kw, "seq_len": 512}))
+        assert est.total_bytes == sum(c.bytes for c in est.components) > 0, m.id
+        assert est.component("activations").bytes > 0, m.id
+
+
+def test_allocator_rounds_each_state_tensor() -> None:
+    """GPT-2, fp32 AdamW: only the 50257 x 768 embedding (154,389,504 B) passes 10 MiB; c10 rounds it up to 74 x 2 MiB,
+    799,744 B more, for each of its four tensors (weight, gradient, exp_avg, exp_avg_sq)."""
+    est = estimate_training(
+        _spec("openai-community/gpt2"), TrainingSettings(precision="fp32"), activations=no_activations
+    )
+    assert est.component("overhead").details["allocator_rounding_bytes"] == 4 * (74 * 2 * 1024 * 1024 - 50257 * 768 * 4)

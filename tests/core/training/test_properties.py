@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from vram.core.spec import ModelSpec
@@ -14,7 +14,6 @@ from vram.resolve.catalog import models
 from vram.resolve.reference import resolve
 
 from ...strategies import specs
-from ._activations_stub import no_activations
 
 STATES = ("weights", "master_weights", "gradients", "optimizer")
 
@@ -45,7 +44,7 @@ def _catalog_spec(ref: str) -> ModelSpec:
 
 
 def _estimate(spec: ModelSpec, s: TrainingSettings) -> TrainingEstimate:
-    return estimate_training(spec, s, activations=no_activations)
+    return estimate_training(spec, s)
 
 
 def _states(est: TrainingEstimate) -> int:
@@ -134,3 +133,14 @@ def test_any_settings_estimate_or_refuse_cleanly(spec: ModelSpec, s: TrainingSet
         return
     assert all(0 <= c.bytes < 2**63 for c in est.components)
     assert est.total_bytes == sum(c.bytes for c in est.components)
+
+
+@settings(max_examples=300)
+@given(specs(), TRAINING, st.sampled_from(["full", "selective"]))
+def test_checkpointing_never_raises_memory(spec: ModelSpec, s: TrainingSettings, mode: str) -> None:
+    """From 2 layers up, recomputing activations in backward never needs more memory than keeping them. (With one
+    layer, the recomputed layer sits beside its kept input, so checkpointing has nothing to save.)"""
+    assume(spec.num_layers >= 2)
+    keep = _estimate(spec, s.model_copy(update={"grad_checkpointing": "none"}))
+    ckpt = _estimate(spec, s.model_copy(update={"grad_checkpointing": mode}))
+    assert ckpt.total_bytes <= keep.total_bytes

@@ -10,9 +10,8 @@ the first step on; the step adds its temporaries; activations are freed by the s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from importlib import import_module
-from typing import Literal, Protocol
+from collections.abc import Callable, Sequence
+from typing import Literal
 
 from pydantic import Field
 
@@ -24,6 +23,7 @@ from vram.core.overhead import allocator_bytes
 from vram.core.params import Tensor, count_parameters, tensors
 from vram.core.result import Component
 from vram.core.spec import ModelSpec
+from vram.core.training.activations import ActivationPeaks, training_activations
 from vram.core.training.lora import adapter_tensors, missing_targets
 from vram.core.training.settings import DEFAULT_TRAIN_SEQ_LEN, LORA_TARGETS, Precision, TrainingSettings
 from vram.core.training.sharding import check_parallel, layout, local_tensors
@@ -66,24 +66,8 @@ class TrainingEstimate(WeightsEstimate):
         return s.batch * s.grad_accum * s.data_parallel
 
 
-class ActivationPeaksLike(Protocol):
-    """What the estimate reads from ``vram.core.training.activations.ActivationPeaks``."""
-
-    @property
-    def saved_bytes(self) -> int: ...
-    @property
-    def forward_extra_bytes(self) -> int: ...
-    @property
-    def backward_extra_bytes(self) -> int: ...
-    @property
-    def cpu_bytes(self) -> int: ...
-    @property
-    def note(self) -> str: ...
-    @property
-    def details(self) -> Mapping[str, int | float | str]: ...
-
-
-ActivationsFn = Callable[[ModelSpec, TrainingSettings, Sequence[Tensor]], ActivationPeaksLike]
+ActivationsFn = Callable[[ModelSpec, TrainingSettings, Sequence[Tensor]], ActivationPeaks]
+"""The activation model's signature (``training_activations``), replaceable in ``estimate_training``."""
 
 NCCL_COMMUNICATOR_BYTES = 688 * MiB
 """Device memory of one NCCL communicator after its first collective: 688 MiB measured for groups of more
@@ -116,21 +100,22 @@ def resolve_settings(spec: ModelSpec | None, settings: TrainingSettings | None) 
     return s.model_copy(update={"precision": precision, "seq_len": seq_len})
 
 
-def _activations_fn() -> ActivationsFn:
-    module = import_module("vram.core.training.activations")
-    fn: ActivationsFn = module.training_activations
-    return fn
+def _detail(peaks: ActivationPeaks, key: str) -> int:
+    value = peaks.details.get(key, 0)
+    return int(value) if isinstance(value, int | float) else 0
 
 
-def _activation_bytes(peaks: ActivationPeaksLike | None) -> dict[Moment, int]:
+def _activation_bytes(peaks: ActivationPeaks | None) -> dict[Moment, int]:
+    """Activation bytes at each moment. At the end of backward one layer is left: its saved (or
+    recomputed) tensors and its activation gradients, never more than the backward peak."""
     if peaks is None:
         return dict.fromkeys(MOMENTS, 0)
-    one_layer = peaks.details.get("per_layer_bytes", 0)
-    layer = int(one_layer) if isinstance(one_layer, int | float) else 0
+    start = peaks.saved_bytes + peaks.backward_extra_bytes
+    last_layer = _detail(peaks, "per_layer_bytes") + _detail(peaks, "layer_gradient_bytes")
     return {
         "forward": peaks.saved_bytes + peaks.forward_extra_bytes,
-        "backward_start": peaks.saved_bytes + peaks.backward_extra_bytes,
-        "backward_end": min(peaks.saved_bytes, layer),
+        "backward_start": start,
+        "backward_end": min(start, last_layer),
         "optimizer_step": 0,
     }
 
@@ -179,7 +164,7 @@ def _components(
 
 def _assemble(
     spec_parameters: int, trainable: int, states: ModelStates, settings: TrainingSettings,
-    peaks: ActivationPeaksLike | None, acts_note: str, warnings: list[str], *, states_only: bool, fmt: Format,
+    peaks: ActivationPeaks | None, acts_note: str, warnings: list[str], *, states_only: bool, fmt: Format,
     compute: str,
 ) -> TrainingEstimate:  # fmt: skip
     acts = _activation_bytes(peaks)
@@ -245,14 +230,14 @@ def estimate_training(
     s = resolve_settings(spec, settings)
     check_parallel(spec, s)
     assert s.precision is not None
-    adapters_all = adapter_tensors(spec, s)
-    lay = layout(s)
     ts = tensors(spec)
+    adapters_all = adapter_tensors(spec, s, ts)
+    lay = layout(s)
     count = count_parameters(spec, ts)
     local = local_tensors(spec, s, ts)
     local_adapters = local_tensors(spec, s, adapters_all)
     states = model_states(spec.tie_word_embeddings, s, s.precision, lay, local, local_adapters)
-    peaks = (activations or _activations_fn())(spec, s, adapters_all)
+    peaks = (activations or training_activations)(spec, s, adapters_all)
     trainable = sum(a.numel for a in adapters_all) if s.lora else count.total
     cd = compute_dtype(s.precision)
     fmt = get_format(weights_format(s, lay))

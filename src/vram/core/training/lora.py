@@ -62,18 +62,19 @@ def _adapter_pair(t: Tensor, target: LoraTarget, rank: int) -> list[Tensor]:
     ]
 
 
-def adapter_tensors(spec: ModelSpec, settings: TrainingSettings) -> list[Tensor]:
+def adapter_tensors(spec: ModelSpec, settings: TrainingSettings, ts: list[Tensor] | None = None) -> list[Tensor]:
     """Every LoRA adapter tensor for ``settings`` (empty for full fine-tuning).
 
     A SettingsError when none of the targets names a module of the model (PEFT raises in that case
-    too); targets the model lacks beside ones it has are skipped, as PEFT skips them.
+    too); targets the model lacks beside ones it has are skipped, as PEFT skips them. ``ts`` is
+    ``tensors(spec)`` when the caller has it.
     """
     rank = settings.rank
     if rank is None:
         return []
     chosen = set(settings.lora_targets)
     out: list[Tensor] = []
-    for t in tensors(spec):
+    for t in tensors(spec) if ts is None else ts:
         reach = targets_reaching(spec, t)
         hit = [x for x in reach if x in chosen]
         if hit:

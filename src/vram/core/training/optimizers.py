@@ -68,39 +68,45 @@ class OptimizerBytes:
     """Part of ``state`` in CUDA unified memory (paged optimizers): evictable to the host."""
 
 
-def _adam(t: Tensor, state_bytes: int) -> int:
-    return 2 * t.numel * state_bytes
+def _adam(t: Tensor, width: int) -> list[int]:
+    return [t.numel * width] * 2  # exp_avg, exp_avg_sq
 
 
-def _eight_bit(t: Tensor) -> int:
+def _eight_bit(t: Tensor) -> list[int]:
     if t.numel < BNB_MIN_8BIT_SIZE:
-        return 2 * t.numel * 4
-    return 2 * (t.numel + 4 * ceil(t.numel / BNB_BLOCK))
+        return [t.numel * 4] * 2
+    absmax = 4 * ceil(t.numel / BNB_BLOCK)
+    return [t.numel, t.numel, absmax, absmax]  # state1, state2 (uint8), absmax1, absmax2 (fp32)
 
 
-def _adafactor(t: Tensor, state_bytes: int) -> int:
+def _adafactor(t: Tensor, width: int) -> list[int]:
     if len(t.shape) < 2:
-        return t.numel * state_bytes
-    return (t.numel // t.shape[-1] + t.numel // t.shape[-2]) * state_bytes
+        return [t.numel * width]  # variance
+    return [t.numel // t.shape[-1] * width, t.numel // t.shape[-2] * width]  # row_var, col_var
 
 
 def _muon_hidden(t: Tensor) -> bool:
     return t.role in MUON_ROLES and len(t.shape) >= 2
 
 
-def state_bytes(name: OptimizerName, t: Tensor, dtype_bytes: int) -> int:
-    """Bytes of optimizer state for one trainable tensor whose parameters are ``dtype_bytes`` wide."""
+def state_tensors(name: OptimizerName, t: Tensor, width: int) -> list[int]:
+    """Bytes of each optimizer state tensor of one trainable tensor whose parameters are ``width`` bytes wide."""
     if name in ("adamw", "adam", "adamw-foreach"):
-        return _adam(t, dtype_bytes)
+        return _adam(t, width)
     if name in ("adamw-8bit", "paged-adamw-8bit"):
         return _eight_bit(t)
     if name == "adafactor":
-        return _adafactor(t, dtype_bytes)
+        return _adafactor(t, width)
     if name in ("sgd-momentum", "lion"):
-        return t.numel * dtype_bytes
+        return [t.numel * width]  # momentum_buffer / exp_avg
     if name == "muon":
-        return t.numel * dtype_bytes if _muon_hidden(t) else _adam(t, dtype_bytes)
-    return 0  # sgd
+        return [t.numel * width] if _muon_hidden(t) else _adam(t, width)
+    return []  # sgd
+
+
+def state_bytes(name: OptimizerName, t: Tensor, width: int) -> int:
+    """Bytes of optimizer state for one trainable tensor whose parameters are ``width`` bytes wide."""
+    return sum(state_tensors(name, t, width))
 
 
 def _newton_schulz(t: Tensor) -> int:

@@ -37,7 +37,7 @@ from vram.core.training.optimizers import (
     OptimizerBytes,
     bytes_per_parameter,
     optimizer_bytes,
-    state_bytes,
+    state_tensors,
 )
 from vram.core.training.settings import Precision, TrainingSettings
 from vram.core.training.sharding import Layout, shard
@@ -389,7 +389,7 @@ def model_states(
     if not layout.grads_sharded:
         allocations += [h.tensor.numel * h.param_bytes for h in trainable]
     if not layout.optimizer_sharded:
-        allocations += [state_bytes(settings.optimizer, t, b) for t, b in opt_pairs]
+        allocations += [x for t, b in opt_pairs for x in state_tensors(settings.optimizer, t, b)]
     return ModelStates(
         weights=weights,
         master_weights=master_part,
