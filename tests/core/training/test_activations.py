@@ -91,17 +91,6 @@ def test_chunked_loss_keeps_the_bf16_logits_instead_of_the_fp32_log_softmax() ->
     assert p.details["backward_loss_extra_bytes"] == 2 * V // 8 * tokens
 
 
-def test_a_layer_in_forward_and_the_head_are_not_alive_together() -> None:
-    """Full checkpointing, vocabulary 256: the forward peak is a layer's tensors (20h + 4h_kv + 8f + 4a + 8
-    per token) while the layers run, before the head saves its 6h + 4 + 2h + 4V + 8 per token."""
-    small = LLAMA.model_copy(update={"vocab_size": 256})
-    p, tokens = _run(small, grad_checkpointing="full"), 2 * 256
-    layer = (20 * H + 4 * K * D + 8 * F + 4 * A + 8) * tokens
-    head = (6 * H + 4 + 2 * H + 4 * 256 + 8) * tokens
-    assert p.details["head_bytes"] == head
-    assert p.forward_extra_bytes == layer - head
-
-
 def test_full_checkpointing_keeps_each_layer_input() -> None:
     """Full checkpointing keeps 2h per token per layer and recomputes one layer during backward."""
     none, full = _run(), _run(grad_checkpointing="full")

@@ -26,6 +26,7 @@ from math import ceil
 from pydantic import BaseModel, ConfigDict
 
 from vram.core.errors import SettingsError
+from vram.core.inference import activations
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
 from vram.core.training.lora import target_of
@@ -307,14 +308,19 @@ def _positions(spec: ModelSpec, d: _Dtypes, seq_len: int) -> int:
 
 
 def _layer_grads(spec: ModelSpec, d: _Dtypes, seq_len: int, eager: bool) -> int:
-    """Bytes per token of one layer's activation gradients at its widest backward step (an estimate):
-    the MLP's (the product's, the gate's and the up output's gradients, two residual-wide ones) or,
-    eager, the gradient of the scores beside the saved ones."""
+    """Bytes per token of one layer's activation gradients at its widest backward step.
+
+    In the MLP, once down_proj's backward has released the product it saved: the gradients of the
+    product's two factors beside the residual stream's gradient. Eager, in the attention: the fp32
+    gradient of the scores beside the gradients of the attention output and of the residual stream.
+    Measured on CPU with transformers 5.23 (tests/core/data/training_oracle.json, small-vocabulary Llama).
+    """
     f = spec.intermediate_size
     if spec.moe is not None:
         f = max(f, spec.moe.experts_per_token * spec.moe.expert_intermediate_size)
-    mlp = 3 * d.compute * f + 2 * d.residual * spec.hidden_size
-    scores = (4 + d.compute) * spec.num_heads * seq_len if eager else 0
+    residual = d.residual * spec.hidden_size
+    mlp = 2 * d.compute * f + residual
+    scores = 4 * spec.num_heads * seq_len + d.compute * spec.q_width + residual if eager else 0
     return max(mlp, scores)
 
 
@@ -376,11 +382,15 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         uncut = settings.model_copy(update={"grad_checkpointing": "none"})
         recompute = _attention(spec, uncut, d, s, lora=lora.on)["attention_scores"] * tokens
     back_in = widest if settings.activation_offload else 0  # one layer's tensors brought back
-    grads = _layer_grads(spec, d, s, eager) * tokens
-    # A layer's own tensors are alive while the layers run: before the head has saved anything in
-    # forward, after its saved tensors are released in backward.
+    # The layers run (forward, and backward after the loss) while the head's tensors do not exist.
     released = head_bytes if pp == 1 else 0
-    fwd_extra = max(fwd_loss, max(recompute, back_in) - released)
+    grads = _layer_grads(spec, d, s, eager) * tokens
+    # A checkpointed layer runs forward without saving: its widest step, as in inference, is the
+    # transient; an offloaded layer's tensors stay on the GPU until the layer is done.
+    fwd_layer = widest if settings.activation_offload else 0
+    if ckpt:
+        fwd_layer = int(activations(spec, d.compute, b, s, "last").details["layer_peak_bytes"])
+    fwd_extra = max(fwd_loss, fwd_layer - released)
     bwd_extra = max(bwd_loss, max(recompute, back_in) + grads - released)
 
     def per_gpu(x: int) -> int:
