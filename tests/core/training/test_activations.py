@@ -81,11 +81,14 @@ def test_loss_saves_the_fp32_log_softmax_and_peaks_with_the_upcast() -> None:
     assert p.backward_extra_bytes == 8 * V * tokens
 
 
-def test_chunked_loss_upcasts_one_chunk_at_a_time() -> None:
-    """torchtune's chunked loss (8 chunks) keeps the bf16 logits but only an eighth of the fp32 copy."""
-    p, tokens = _run(loss="chunked"), 2 * 256
-    assert p.forward_extra_bytes == (2 * V + 4 * V // 8) * tokens
-    assert p.saved_bytes == _run().saved_bytes
+def test_chunked_loss_keeps_the_bf16_logits_instead_of_the_fp32_log_softmax() -> None:
+    """Chunked fused loss (torchtune's, compiled): 2V + 4 saved per token where the standard loss
+    saves 4V; the forward peak adds one of 8 fp32 chunks (4V / 8), the backward peak one chunk's
+    bf16 logits gradient (2V / 8), or the last layer's activation gradients when they are larger."""
+    p, standard, tokens = _run(loss="chunked"), _run(), 2 * 256
+    assert standard.saved_bytes - p.saved_bytes == (4 * V - (2 * V + 4)) * tokens
+    assert p.forward_extra_bytes == 4 * V // 8 * tokens
+    assert p.details["backward_loss_extra_bytes"] == 2 * V // 8 * tokens
 
 
 def test_full_checkpointing_keeps_each_layer_input() -> None:

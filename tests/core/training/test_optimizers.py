@@ -59,6 +59,12 @@ def test_foreach_adds_a_copy_of_the_second_moment_at_the_step() -> None:
     assert optimizer_bytes("adamw", pairs).step_temporary == 0
 
 
+def test_foreach_in_backward_copies_one_parameter_at_a_time() -> None:
+    """One optimizer per parameter (torchtune optimizer_in_bwd): the sqrt copy is the largest tensor's alone."""
+    pairs = [(BIG, 2), (NORM, 2)]
+    assert optimizer_bytes("adamw-foreach", pairs, per_parameter=True).step_temporary == 2 * BIG.numel
+
+
 def test_paged_states_of_large_tensors_are_paged() -> None:
     """PagedAdamW8bit pages the uint8 states of tensors with >= 1e5 elements (bitsandbytes get_state_buffer);
     smaller tensors and the fp32 absmax stay ordinary GPU tensors."""

@@ -26,6 +26,7 @@ from math import ceil
 from pydantic import BaseModel, ConfigDict
 
 from vram.core.errors import SettingsError
+from vram.core.inference import activations
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
 from vram.core.training.lora import target_of
@@ -35,7 +36,10 @@ from vram.core.training.states import adapter_bytes
 CHUNKED_LOSS_CHUNKS = 8
 """``--loss chunked``: torchtune's CEWithChunkedOutputLoss ``num_output_chunks=8``, which upcasts and
 runs cross-entropy one token chunk at a time (pytorch/torchtune torchtune/modules/loss/
-ce_chunked_output_loss.py; torchtune PR 1390). Each chunk's fp32 log-softmax is still saved."""
+ce_chunked_output_loss.py; torchtune PR 1390). Fused as torchtune's recipes run it (``compile: True``
+compiles ``compute_cross_entropy``, torchtune/training/_compile.py ``compile_loss``) and as Liger's
+kernels do, the loss keeps the 16-bit logits and a logsumexp per row for backward instead of an fp32
+log-softmax (4 bytes per logit): see ``_loss``."""
 
 STATS_BYTES = 4
 """RMSNorm's saved ``rsqrt(variance)`` per row, fp32 (transformers ``LlamaRMSNorm.forward``); also
@@ -275,17 +279,22 @@ def _layer(
     return parts
 
 
-def _head(spec: ModelSpec, d: _Dtypes, lora: _Lora) -> dict[str, int]:
-    """Bytes per token the final norm, the lm_head and ``ForCausalLMLoss`` save: the loss upcasts the
-    logits to fp32 and saves cross-entropy's fp32 log-softmax (transformers loss/loss_utils.py)."""
+def _head(spec: ModelSpec, d: _Dtypes, lora: _Lora, *, fused: bool) -> dict[str, int]:
+    """Bytes per token the final norm, the lm_head and the loss save.
+
+    ``ForCausalLMLoss`` upcasts the logits to fp32 and cross-entropy saves its fp32 log-softmax
+    (transformers loss/loss_utils.py). A fused loss (``fused``: the chunked loss compiled as torchtune
+    runs it) recomputes the softmax in backward from what it keeps instead: the logits in the compute
+    dtype and a logsumexp per row (fp32, 4 bytes per token, counted with the labels).
+    """
     h, v = spec.hidden_size, spec.vocab_size
     parts = {
         "final_norm": _norm(spec, h, 1, d.residual, d, trainable=not lora.on) if spec.final_norm else 0,
         "lm_head_input": _linear_inputs(d.residual, h, ("lm_head",), -1, d, lora),
-        "log_softmax": 4 * v + LABEL_BYTES,
+        "loss": (d.compute * v + STATS_BYTES if fused else 4 * v) + LABEL_BYTES,
     }
     if spec.model_type in SOFTCAP_MODELS:
-        parts["log_softmax"] += d.compute * v  # tanh of the soft-capped logits
+        parts["loss"] += d.compute * v  # tanh of the soft-capped logits
     return parts
 
 
@@ -299,14 +308,19 @@ def _positions(spec: ModelSpec, d: _Dtypes, seq_len: int) -> int:
 
 
 def _layer_grads(spec: ModelSpec, d: _Dtypes, seq_len: int, eager: bool) -> int:
-    """Bytes per token of one layer's activation gradients at its widest backward step (an estimate):
-    the MLP's (the product's, the gate's and the up output's gradients, two residual-wide ones) or,
-    eager, the gradient of the scores beside the saved ones."""
+    """Bytes per token of one layer's activation gradients at its widest backward step.
+
+    In the MLP, once down_proj's backward has released the product it saved: the gradients of the
+    product's two factors beside the residual stream's gradient. Eager, in the attention: the fp32
+    gradient of the scores beside the gradients of the attention output and of the residual stream.
+    Measured on CPU with transformers 5.23 (tests/core/data/training_oracle.json, small-vocabulary Llama).
+    """
     f = spec.intermediate_size
     if spec.moe is not None:
         f = max(f, spec.moe.experts_per_token * spec.moe.expert_intermediate_size)
-    mlp = 3 * d.compute * f + 2 * d.residual * spec.hidden_size
-    scores = (4 + d.compute) * spec.num_heads * seq_len if eager else 0
+    residual = d.residual * spec.hidden_size
+    mlp = 2 * d.compute * f + residual
+    scores = 4 * spec.num_heads * seq_len + d.compute * spec.q_width + residual if eager else 0
     return max(mlp, scores)
 
 
@@ -346,7 +360,8 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     kept = [d.residual * spec.hidden_size * tokens] * spec.num_layers if ckpt else layer_bytes
     mask = DROPOUT_MASK_BYTES * spec.hidden_size if DROPOUT.get(spec.model_type) else 0
     embed = (LABEL_BYTES + mask) * tokens + _positions(spec, d, s)
-    head = _head(spec, d, lora)
+    fused = settings.loss == "chunked"
+    head = _head(spec, d, lora, fused=fused)
     head_bytes = sum(head.values()) * tokens
     in_layers, beside = _stage(kept, embed, head_bytes, pp)
     offloaded = in_layers if settings.activation_offload else 0
@@ -354,20 +369,28 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     widest = max(layer_bytes)
 
     logits = spec.vocab_size * tokens
-    chunks = CHUNKED_LOSS_CHUNKS if settings.loss == "chunked" else 1
-    fwd_loss = d.compute * logits + (4 * logits // chunks if d.compute != 4 else 0)
+    chunks = CHUNKED_LOSS_CHUNKS if fused else 1
+    # The logits (saved by a fused loss, else transient) and their fp32 upcast, one chunk at a time.
+    fwd_loss = (0 if fused else d.compute * logits) + (4 * logits // chunks if d.compute != 4 else 0)
     if d.autocast or lora.on:  # the final norm's output stays bound, and no Linear saved it
         fwd_loss += d.residual * spec.hidden_size * tokens
-    bwd_loss = 8 * logits // chunks  # fp32 gradients of the log-probabilities and of the logits
+    # Eager: fp32 gradients of the log-probabilities and of the logits. Fused: one kernel writes the
+    # gradient of a chunk's logits in their own dtype.
+    bwd_loss = (d.compute if fused else 8) * logits // chunks
     recompute = widest if ckpt else 0
     if settings.grad_checkpointing == "selective" and eager:  # one layer's attention core, recomputed
         uncut = settings.model_copy(update={"grad_checkpointing": "none"})
         recompute = _attention(spec, uncut, d, s, lora=lora.on)["attention_scores"] * tokens
     back_in = widest if settings.activation_offload else 0  # one layer's tensors brought back
-    grads = _layer_grads(spec, d, s, eager) * tokens
-    fwd_extra = max(fwd_loss, recompute, back_in)
-    # By the time the layers run backward, the head's saved tensors have been released.
+    # The layers run (forward, and backward after the loss) while the head's tensors do not exist.
     released = head_bytes if pp == 1 else 0
+    grads = _layer_grads(spec, d, s, eager) * tokens
+    # A checkpointed layer runs forward without saving: its widest step, as in inference, is the
+    # transient; an offloaded layer's tensors stay on the GPU until the layer is done.
+    fwd_layer = widest if settings.activation_offload else 0
+    if ckpt:
+        fwd_layer = int(activations(spec, d.compute, b, s, "last").details["layer_peak_bytes"])
+    fwd_extra = max(fwd_loss, fwd_layer - released)
     bwd_extra = max(bwd_loss, max(recompute, back_in) + grads - released)
 
     def per_gpu(x: int) -> int:
@@ -377,10 +400,10 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
             "selective": "selective recompute of the attention core"}[settings.grad_checkpointing]  # fmt: skip
     attn = "eager s x s scores" if eager and settings.grad_checkpointing != "selective" else "fused attention"
     what = f"LoRA r={lora.rank} on {sum(len(v) for v in lora.targets.values())} modules" if lora.on else "full FT"
-    note = (
-        f"{b} x {s:,} tokens per micro-batch, {attn}, {mode}, {what}, "
-        f"{'chunked' if chunks > 1 else 'standard'} loss (fp32 log-softmax saved)"
+    loss = (
+        "chunked fused loss (logits kept, no fp32 log-softmax)" if fused else "standard loss (fp32 log-softmax saved)"
     )
+    note = f"{b} x {s:,} tokens per micro-batch, {attn}, {mode}, {what}, {loss}"
     if spec.mla is not None:
         note += "; MLA latents from the component form (not measured)"
     if settings.qlora:

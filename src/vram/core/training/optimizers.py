@@ -118,12 +118,21 @@ def _newton_schulz(t: Tensor) -> int:
     return count * 2 * (3 * rows * cols + 3 * side * side)
 
 
-def optimizer_bytes(name: OptimizerName, trainable: list[tuple[Tensor, int]]) -> OptimizerBytes:
-    """State and step temporaries over (tensor, parameter bytes) pairs of the trainable tensors."""
+def optimizer_bytes(
+    name: OptimizerName, trainable: list[tuple[Tensor, int]], *, per_parameter: bool = False
+) -> OptimizerBytes:
+    """State and step temporaries over (tensor, parameter bytes) pairs of the trainable tensors.
+
+    ``per_parameter``: one optimizer per parameter, stepped as its gradient arrives (torchtune's
+    ``optimizer_in_bwd`` builds ``{p: instantiate(cfg_optimizer, [p])}``, recipes/
+    full_finetune_single_device.py ``_setup_optimizer``), so a foreach step's copy covers a single
+    tensor, the largest, instead of the whole group.
+    """
     state = sum(state_bytes(name, t, b) for t, b in trainable)
     temporary = 0
     if name == "adamw-foreach":
-        temporary = sum(t.numel * b for t, b in trainable)
+        copies = [t.numel * b for t, b in trainable]
+        temporary = max(copies, default=0) if per_parameter else sum(copies)
     elif name == "muon":
         temporary = max((_newton_schulz(t) for t, _ in trainable if _muon_hidden(t)), default=0)
     paged = 0

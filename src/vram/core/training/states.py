@@ -346,7 +346,7 @@ def model_states(
 
     # optimizer state (fp32 under DeepSpeed's master copy) and the step's temporaries
     opt_pairs = [(h.tensor, 4 if deepspeed_16 else h.param_bytes) for h in trainable]
-    ob = optimizer_bytes(settings.optimizer, opt_pairs)
+    ob = optimizer_bytes(settings.optimizer, opt_pairs, per_parameter=settings.optimizer_in_backward)
     if not per_tensor:
         rate = sum(bytes_per_parameter(settings.optimizer, b) * t.numel for t, b in opt_pairs)
         ob = OptimizerBytes(state=round(rate), step_temporary=ob.step_temporary if settings.optimizer != "muon" else 0)
