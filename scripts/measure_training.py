@@ -85,6 +85,8 @@ GPT2 = {  # LayerNorm, fused c_attn, 4h gelu_new MLP, dropout 0.1, learned posit
     "vocab_size": 4096,
 }
 
+LLAMA_SMALL_VOCAB = {**LLAMA, "vocab_size": 512}  # the head no longer dominates backward: one layer does
+
 BATCH, SEQ = 2, 320  # 640 tokens: no activation matrix (tokens, width) has a weight's shape
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 QV = ["q_proj", "v_proj"]
@@ -100,6 +102,8 @@ ACTIVATION_CASES: list[tuple[dict[str, Any], str, str, bool, list[str] | None]] 
     (LLAMA, "bf16", "sdpa", False, QV),
     (LLAMA, "bf16-mixed", "sdpa", False, ALL_LINEAR),
     (LLAMA, "bf16-mixed", "sdpa", True, ALL_LINEAR),
+    (LLAMA_SMALL_VOCAB, "bf16", "eager", False, None),
+    (LLAMA_SMALL_VOCAB, "bf16", "sdpa", True, None),
     (QWEN3, "bf16", "sdpa", False, None),
     (MIXTRAL, "bf16", "sdpa", False, None),
     (GEMMA2, "bf16", "eager", False, None),

@@ -7,7 +7,8 @@ s x s scores), the MLP's intermediates, MoE routing and the top-k expert rows, t
 final norm, the lm_head input and the fp32 log-softmax of ``ForCausalLMLoss``. Checked tensor by
 tensor against transformers 5.23 + torch 2.13 on CPU (scripts/measure_training.py, output in
 tests/core/data/training_oracle.json); Korthikanti et al. 2022 (arXiv 2205.05198, Table 2) is the
-cross-check for their GPT layer.
+cross-check for their GPT layer. Where CUDA saves otherwise than CPU (dropout masks, LayerNorm
+statistics, SDPA with dropout), the model follows CUDA and the tests name the CPU difference.
 
 Precision decides the dtypes: fp32 computes and keeps everything in fp32; pure bf16 keeps bf16
 activations with RMSNorm's fp32 upcast; autocast (bf16-/fp16-mixed) keeps an fp32 residual stream
