@@ -9,6 +9,7 @@ from vram.core.params import tensors
 from vram.core.spec import ModelSpec
 from vram.core.training.estimate import TrainingEstimate, estimate_training, estimate_training_states_only
 from vram.core.training.settings import TrainingSettings
+from vram.core.training.sharding import local_tensors
 from vram.resolve.reference import resolve
 
 from ._activations_stub import no_activations
@@ -165,3 +166,15 @@ def test_offload_moves_the_gradient_partition_to_the_cpu() -> None:
     )
     assert est.component("optimizer").bytes == 0
     assert est.cpu_bytes == (8 + 4 + 4) * p // n * 3 // 2
+
+
+def test_most_loaded_stage_of_a_moe_model_with_dense_first_layers() -> None:
+    """DeepSeek-V3 (61 layers, the first 3 dense) over pp 4: stages of 16 layers; the second stage (layers
+    16-31, all MoE) holds more than the first (3 dense + 13 MoE + the embedding), so its tensors are counted."""
+    spec = _spec("deepseek-ai/DeepSeek-V3")
+    ts = tensors(spec)
+    s = TrainingSettings(precision="bf16", pp=4, gpus=4)
+    local = local_tensors(spec, s, ts)
+    assert {t.layer for t in local if t.layer is not None} == set(range(16, 32))
+    assert not any(t.role == "embedding" for t in local)
+    assert sum(t.numel for t in local) == sum(t.numel for t in ts if t.layer is not None and 16 <= t.layer < 32)

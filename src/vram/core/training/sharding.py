@@ -84,21 +84,40 @@ def _tp_split(t: Tensor, tp: int) -> Tensor:
 
 
 def stage_layers(spec: ModelSpec, pp: int) -> int:
-    """Decoder layers on the most loaded (first) pipeline stage: ceil(L / pp)."""
+    """Decoder layers on a full pipeline stage: ceil(L / pp), as the first stages hold them."""
     return ceil(spec.num_layers / pp)
 
 
+def _on_stage(t: Tensor, stage: range, first: bool, last: bool, tied: bool) -> bool:
+    """Whether a pipeline stage holds ``t``: its layers, the embedding on the first stage, the final norm and
+    head on the last (and, for tied embeddings, the embedding's copy that the last stage's head uses)."""
+    if t.layer is not None:
+        return t.layer in stage
+    if t.name in _LAST_STAGE:
+        return last
+    return first or (last and tied and t.role == "embedding")
+
+
 def local_tensors(spec: ModelSpec, settings: TrainingSettings, ts: list[Tensor]) -> list[Tensor]:
-    """The tensors one GPU of the most loaded pipeline stage holds, each divided as tensor parallelism divides it."""
-    layers = stage_layers(spec, settings.pp)
-    out: list[Tensor] = []
-    for t in ts:
-        if t.layer is not None and t.layer >= layers:
-            continue
-        if t.layer is None and settings.pp > 1 and t.name in _LAST_STAGE:
-            continue
-        out.append(_tp_split(t, settings.tp))
-    return out
+    """The tensors one GPU of the most loaded pipeline stage holds, each divided as tensor parallelism divides it.
+
+    Stages hold ceil(L / pp) consecutive layers each. The first stage is the most loaded (Megatron's
+    ``theoretical_memory_usage.py``: the embedding, and under 1F1B the most micro-batches in flight) unless
+    a later stage's decoder layers hold more parameters, as when the first layers are dense and the
+    others MoE (DeepSeek-V3).
+    """
+    n = stage_layers(spec, settings.pp)
+    stages = [range(k, min(k + n, spec.num_layers)) for k in range(0, spec.num_layers, n)]
+    tied = spec.tie_word_embeddings and len(stages) > 1
+    best: list[Tensor] = []
+    best_numel = -1
+    for k, stage in enumerate(stages):
+        first, last = k == 0, k == len(stages) - 1
+        held = [_tp_split(t, settings.tp) for t in ts if _on_stage(t, stage, first, last, tied)]
+        numel = sum(t.numel for t in held if t.layer is not None)
+        if numel > best_numel:
+            best, best_numel = held, numel
+    return best
 
 
 @dataclass(frozen=True, slots=True)
