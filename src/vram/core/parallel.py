@@ -88,9 +88,9 @@ def kv_heads_per_rank(spec: ModelSpec, tp: int) -> int:
     return max(1, spec.num_kv_heads // tp)
 
 
-def padded_vocab(vocab: int, tp: int) -> int:
-    """Rows of the embedding / LM head on one rank: the vocabulary padded to 64, divided by ``tp``."""
-    padded = ceil(vocab / VOCAB_PADDING) * VOCAB_PADDING
+def padded_vocab(vocab: int, tp: int, multiple: int = VOCAB_PADDING) -> int:
+    """Rows of the embedding / LM head on one rank: the vocabulary padded to ``multiple``, divided by ``tp``."""
+    padded = ceil(vocab / multiple) * multiple
     return ceil(padded / tp)
 
 
@@ -107,13 +107,13 @@ def _split_dim(t: Tensor, dim: int, parts: int) -> Tensor:
     return replace(t, shape=tuple(shape))
 
 
-def shard(spec: ModelSpec, t: Tensor, tp: int) -> Tensor:
-    """The part of one tensor a tensor-parallel rank holds."""
+def shard(spec: ModelSpec, t: Tensor, tp: int, vocab_multiple: int = VOCAB_PADDING) -> Tensor:
+    """The part of one tensor a tensor-parallel rank holds (the vocabulary padded to ``vocab_multiple``)."""
     if tp == 1:
         return t
     base, bias = _base(t.name)
     if t.name in _VOCAB or (base == "output" and bias):
-        return replace(t, shape=(padded_vocab(t.shape[0], tp), *t.shape[1:]))
+        return replace(t, shape=(padded_vocab(t.shape[0], tp, vocab_multiple), *t.shape[1:]))
     if base == "attn_qkv":
         q = spec.q_width // tp
         kv = kv_heads_per_rank(spec, tp) * spec.head_dim
@@ -131,7 +131,8 @@ def shard(spec: ModelSpec, t: Tensor, tp: int) -> Tensor:
     return t  # norms, routers, MLA's replicated q_a / kv_a, position tables, vision, row-parallel biases
 
 
-def _on_stage(spec: ModelSpec, t: Tensor, stage: range, first: bool, last: bool) -> bool:
+def on_stage(spec: ModelSpec, t: Tensor, stage: range, first: bool, last: bool) -> bool:
+    """Whether a pipeline stage holds ``t``: its layers, the embedding first, the final norm and head last."""
     if t.layer is not None:
         return t.layer in stage
     if t.name in _FIRST_STAGE:
@@ -146,4 +147,4 @@ def stage_tensors(spec: ModelSpec, ts: list[Tensor], tp: int, pp: int, stage: in
     stages = pp_layers(spec.num_layers, pp)
     layers = stages[stage]
     first, last = stage == 0, stage == pp - 1
-    return [shard(spec, t, tp) for t in ts if _on_stage(spec, t, layers, first, last)]
+    return [shard(spec, t, tp) for t in ts if on_stage(spec, t, layers, first, last)]

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from math import ceil
 from typing import Literal
 
+from vram.core import parallel
 from vram.core.errors import SettingsError
 from vram.core.params import Tensor
 from vram.core.spec import ModelSpec
@@ -30,14 +31,9 @@ from vram.core.training.settings import TrainingSettings
 
 Engine = Literal["torch", "ddp", "deepspeed", "fsdp"]
 
-_ROW_PARALLEL = ("attn_output", "ffn_down")
-"""Megatron RowParallelLinear weights: split along the input dimension; the rest along the output."""
-_REPLICATED_ATTENTION = ("attn_q_a", "attn_kv_a_mqa")
-"""MLA down-projections: one latent shared by all heads, so every tensor-parallel rank holds them whole."""
-_TP_ROLES = frozenset({"attention", "mlp", "shared_expert", "expert"})
-_VOCAB_ROLES = frozenset({"embedding", "lm_head"})
-_LAST_STAGE = ("output_norm", "output", "output.bias")
-"""Tensors after the decoder layers: on the last pipeline stage."""
+MEGATRON_VOCAB_MULTIPLE = 128
+"""Megatron pads the vocabulary to a multiple of ``make_vocab_size_divisible_by`` (128) x the tensor-parallel
+size (megatron/training/arguments.py; tokenizer ``_vocab_size_with_padding``), then splits it evenly."""
 
 
 def check_parallel(spec: ModelSpec, settings: TrainingSettings) -> None:
@@ -55,20 +51,10 @@ def check_parallel(spec: ModelSpec, settings: TrainingSettings) -> None:
         raise SettingsError(msg)
 
 
-def _split(t: Tensor, dim: int, parts: int) -> Tensor:
-    shape = list(t.shape)
-    shape[dim] = ceil(shape[dim] / parts)
-    return replace(t, shape=tuple(shape))
-
-
-def _tp_split(t: Tensor, tp: int) -> Tensor:
+def _tp_split(spec: ModelSpec, t: Tensor, tp: int) -> Tensor:
+    """One tensor-parallel rank's part of ``t``: Megatron's column/row layout (as vLLM's, ``core/parallel.py``),
+    with Megatron's vocabulary padding; LoRA adapters follow their base layer."""
     if tp == 1:
-        return t
-    if t.role in _VOCAB_ROLES:
-        return _split(t, 0, tp)
-    if t.role == "sinks":
-        return _split(t, 0, tp)
-    if t.role not in _TP_ROLES or len(t.shape) < 2:
         return t
     if t.name.endswith((".lora_a", ".lora_b")):
         # peft tuners/lora/tp_layer.py: a column-parallel base splits lora_B along its output and keeps
@@ -77,25 +63,18 @@ def _tp_split(t: Tensor, tp: int) -> Tensor:
         if t.name.endswith(".lora_a"):
             return _split(t, -1, tp) if row else t
         return t if row else _split(t, -2, tp)
-    base = t.name.removesuffix("_exps").removesuffix("_shexp")
-    if base in _REPLICATED_ATTENTION:
-        return t
-    return _split(t, -1 if base in _ROW_PARALLEL else -2, tp)
+    return parallel.shard(spec, t, tp, MEGATRON_VOCAB_MULTIPLE * tp)
+
+
+def _split(t: Tensor, dim: int, parts: int) -> Tensor:
+    shape = list(t.shape)
+    shape[dim] = ceil(shape[dim] / parts)
+    return replace(t, shape=tuple(shape))
 
 
 def stage_layers(spec: ModelSpec, pp: int) -> int:
     """Decoder layers on a full pipeline stage: ceil(L / pp), as the first stages hold them."""
     return ceil(spec.num_layers / pp)
-
-
-def _on_stage(t: Tensor, stage: range, first: bool, last: bool, tied: bool) -> bool:
-    """Whether a pipeline stage holds ``t``: its layers, the embedding on the first stage, the final norm and
-    head on the last (and, for tied embeddings, the embedding's copy that the last stage's head uses)."""
-    if t.layer is not None:
-        return t.layer in stage
-    if t.name in _LAST_STAGE:
-        return last
-    return first or (last and tied and t.role == "embedding")
 
 
 def local_tensors(spec: ModelSpec, settings: TrainingSettings, ts: list[Tensor]) -> list[Tensor]:
@@ -108,12 +87,11 @@ def local_tensors(spec: ModelSpec, settings: TrainingSettings, ts: list[Tensor])
     """
     n = stage_layers(spec, settings.pp)
     stages = [range(k, min(k + n, spec.num_layers)) for k in range(0, spec.num_layers, n)]
-    tied = spec.tie_word_embeddings and len(stages) > 1
     best: list[Tensor] = []
     best_numel = -1
     for k, stage in enumerate(stages):
         first, last = k == 0, k == len(stages) - 1
-        held = [_tp_split(t, settings.tp) for t in ts if _on_stage(t, stage, first, last, tied)]
+        held = [_tp_split(spec, t, settings.tp) for t in ts if parallel.on_stage(spec, t, stage, first, last)]
         numel = sum(t.numel for t in held if t.layer is not None)
         if numel > best_numel:
             best, best_numel = held, numel
