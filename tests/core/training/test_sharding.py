@@ -178,3 +178,15 @@ def test_most_loaded_stage_of_a_moe_model_with_dense_first_layers() -> None:
     assert {t.layer for t in local if t.layer is not None} == set(range(16, 32))
     assert not any(t.role == "embedding" for t in local)
     assert sum(t.numel for t in local) == sum(t.numel for t in ts if t.layer is not None and 16 <= t.layer < 32)
+
+
+def test_megatron_pads_the_vocabulary_and_splits_column_biases() -> None:
+    """Qwen2.5-7B (vocab 151,936, q/k/v biases) at tp 4: Megatron pads the vocabulary to a multiple of 128 x 4 =
+    512 (152,064 rows, 38,016 per rank) and splits each column-parallel bias with its weight (q: 3,584 / 4)."""
+    spec = _spec("Qwen/Qwen2.5-7B")
+    local = {
+        t.name: t for t in local_tensors(spec, TrainingSettings(tp=4, gpus=4), tensors(spec)) if t.layer in (None, 0)
+    }
+    assert (38_016, 3_584) == local["token_embd"].shape
+    assert (896,) == local["attn_q.bias"].shape
+    assert (3_584, 896) == local["attn_output"].shape  # row-parallel: the input columns split
