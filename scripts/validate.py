@@ -2,8 +2,8 @@
 
     python scripts/validate.py                 # one row per record, then median and worst error per group
     python scripts/validate.py --kind training # only the training records
-    python scripts/validate.py --write         # rewrite the README's generated validation table
-    python scripts/validate.py --check         # exit 1 if that table is stale (run by the tests)
+    python scripts/validate.py --write         # rewrite the generated tables (README summary, docs/validation.md)
+    python scripts/validate.py --check         # exit 1 if they are stale or a miss is unexplained (a test runs it)
 
 Each record names the `vram` command line that reproduces its settings (`vram_args`); the command runs
 in-process with --json and the figure that matches the record's `quantity` is read from the document.
@@ -23,6 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data" / "validation"
 README = ROOT / "README.md"
+RECORDS = ROOT / "docs" / "validation.md"
 
 UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6, "GB": 10**9}
 """Bytes per unit as each record states it; `tokens` and `x` (a ratio) are plain numbers."""
@@ -172,8 +173,8 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+.1%}"
 
 
-def table(rows: list[Row]) -> str:
-    """Markdown: a summary per group (median and worst absolute error), then every record."""
+def summary(rows: list[Row]) -> str:
+    """Markdown: per group, the records, the median and the worst error, and how many are within tolerance."""
     groups: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
         groups.setdefault((r.kind, r.group), []).append(r)
@@ -187,10 +188,15 @@ def table(rows: list[Row]) -> str:
         worst = max(rs, key=lambda r: abs(r.rel_error) if r.rel_error is not None else float("inf"))
         within = sum(r.within for r in rs)
         lines.append(f"| {kind} | {group} | {len(rs)} | {median} | {_pct(worst.rel_error)} | {within}/{len(rs)} |")
-    lines += ["", "| record | quantity | measured | vram | error | |", "|---|---|---:|---:|---:|---|"]
+    return "\n".join(lines)
+
+
+def record_table(rows: list[Row]) -> str:
+    """Markdown: every record, its measurement, vram's figure and the error."""
+    lines = ["| record | quantity | measured | vram | error | |", "|---|---|---:|---:|---:|---|"]
     for r in rows:
         est = "error" if r.estimated is None else f"{r.estimated:,.2f}"
-        mark = "ok" if r.within else f"outside ±{r.tolerance:.0%}: see below"
+        mark = "ok" if r.within else f"outside ±{r.tolerance:.0%}"
         if r.error:
             mark = f"no estimate: {r.error}"
         lines.append(f"| `{r.id}` | {r.quantity} | {r.measured:,.2f} {r.unit} | {est} | {_pct(r.rel_error)} | {mark} |")
@@ -205,28 +211,31 @@ def misses(rows: list[Row]) -> list[Row]:
 def main() -> int:
     kind = sys.argv[sys.argv.index("--kind") + 1] if "--kind" in sys.argv else None
     rows = [evaluate(rec) for rec in records(kind)]
-    body = table(rows)
-    if "--write" in sys.argv or "--check" in sys.argv:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from cli_reference import render
-
-        text = README.read_text()
-        fresh = render(text, "validation", body)
-        unexplained = [r.id for r in misses(rows) if f"`{r.id}`" not in fresh.split("<!-- validation:end -->")[1]]
-        if "--check" in sys.argv:
-            problems = []
-            if fresh != text:
-                problems.append("the README's validation table is stale: run python scripts/validate.py --write")
-            if unexplained:
-                problems.append(f"records outside tolerance with no explanation in the README: {unexplained}")
-            for p in problems:
-                print(p, file=sys.stderr)
-            return 1 if problems else 0
-        README.write_text(fresh)
-        for r in unexplained:
-            print(f"explain {r.id} in the README (after the table)", file=sys.stderr)
+    if "--write" not in sys.argv and "--check" not in sys.argv:
+        print(summary(rows), record_table(rows), sep="\n\n")
         return 0
-    print(body)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from cli_reference import render
+
+    fresh = {README: render(README.read_text(), "validation", summary(rows))}
+    fresh[RECORDS] = render(RECORDS.read_text(), "validation-records", record_table(rows))
+    explained = fresh[README].split("<!-- validation:end -->")[1]
+    unexplained = [r.id for r in misses(rows) if f"`{r.id}`" not in explained]
+    if "--check" in sys.argv:
+        problems = [
+            f"{path.relative_to(ROOT)}: the validation table is stale: run python scripts/validate.py --write"
+            for path, text in fresh.items()
+            if text != path.read_text()
+        ]
+        if unexplained:
+            problems.append(f"records outside tolerance with no explanation in the README: {unexplained}")
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems else 0
+    for path, text in fresh.items():
+        path.write_text(text)
+    for name in unexplained:
+        print(f"explain {name} in the README (after the validation table)", file=sys.stderr)
     return 0
 
 

@@ -68,7 +68,7 @@ VALUE_OPTIONS = {
     "--parallel",
 }
 """`vram estimate` options that take a value, by their long names (existing ones and those of the runtime work)."""
-FLAG_OPTIONS = {"--enforce-eager", "--flashinfer-sampler", "--offline"}
+FLAG_OPTIONS = {"--enforce-eager", "--flashinfer-sampler", "--kv-unified", "--offline"}
 INT_OPTIONS = {
     "--batch",
     "--seq-len",

@@ -106,3 +106,18 @@ def test_flash_attn_off_holds_the_kq_scores() -> None:
     on = json.loads(out)["components"]["activations"]["details"]["compute_buffer_bytes"]
     assert (0, 2094.50) == (code, round(off / 2**20, 2))
     assert on < off / 4
+
+
+def test_kv_unified_attends_over_the_whole_context() -> None:
+    """Ollama 0.5.4's log (MagicWand18/Securetag-AI-Agent runpod-deploy/logcompleto.md @bbee6a4e): 4 sequences
+    over 8,192 cells, flash attention off: CUDA0 compute buffer 560.00 MiB, as one unified buffer (the f32 scores of
+    a 512-token micro-batch over all 8,192 cells); split into 4 streams each attends over 2,048 cells."""
+    args = ("estimate", "meta-llama/Llama-3.1-8B", "--dtype", "Q4_K_M", "--runtime", "llama.cpp", "--ctx-size", "8192")
+    args += ("--parallel", "4", "--flash-attn", "off", "--json")
+
+    def compute(*extra: str) -> float:
+        _, out, _ = run(*args, *extra)
+        return round(json.loads(out)["components"]["activations"]["details"]["compute_buffer_bytes"] / MiB, 2)
+
+    assert 560.00 == compute("--kv-unified")
+    assert compute() < 560.00

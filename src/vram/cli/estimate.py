@@ -209,6 +209,16 @@ def estimate(
         int,
         typer.Option(min=1, max=MAX_BATCH, help="llama.cpp: sequences sharing --ctx-size.", rich_help_panel=_LLAMACPP),
     ] = 1,
+    kv_unified: Annotated[
+        bool,
+        typer.Option(
+            "--kv-unified",
+            "-kvu",
+            help="llama.cpp: one KV buffer shared by the --parallel sequences (every build before PR 14363, "
+            "mid-2025), so each attends over the whole --ctx-size.",
+            rich_help_panel=_LLAMACPP,
+        ),
+    ] = False,
     flash_attn: Annotated[
         FlashAttnChoice,
         typer.Option(
@@ -266,6 +276,7 @@ def estimate(
             "--cache-type-v": cache_type_v is not None,
             "--parallel": parallel != 1,
             "--flash-attn": flash_attn is not FlashAttnChoice.on,
+            "--kv-unified": kv_unified,
         }
         unused = [k for k, v in llama_given.items() if v] if runtime is not RuntimeChoice.llamacpp else []
         if unused:
@@ -319,6 +330,7 @@ def estimate(
                     cache_type_v=cache_type_v,
                     parallel=parallel,
                     flash_attn=flash_attn is FlashAttnChoice.on,
+                    kv_unified=kv_unified,
                 ),
             )
             full = estimate_runtime(resolved.spec, settings, resolved.checkpoint, card)
