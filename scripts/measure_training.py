@@ -110,6 +110,13 @@ ACTIVATION_CASES: list[tuple[dict[str, Any], str, str, bool, list[str] | None]] 
     (GPT2, "bf16", "eager", False, None),
     (GPT2, "fp32", "sdpa", False, None),
 ]
+LORA_DROPOUT = 0.05
+"""LitGPT's and torchtune's LoRA recipes' ``lora_dropout`` (PEFT's default is 0.0)."""
+DROPOUT_CASES: list[tuple[dict[str, Any], str, str, bool, list[str] | None]] = [
+    (LLAMA, "bf16", "sdpa", False, ALL_LINEAR),
+    (LLAMA, "bf16-mixed", "sdpa", False, ALL_LINEAR),
+]
+"""Activation cases run again with ``lora_dropout=LORA_DROPOUT``."""
 
 # (config, precision, optimizer, lora targets or None)
 STATE_CASES: list[tuple[dict[str, Any], str, str, list[str] | None]] = [
@@ -168,8 +175,9 @@ FAKE_CASES: list[tuple[dict[str, Any], str, str, list[str] | None]] = [  # PEFT 
 PARAM_DTYPE = {"fp32": torch.float32, "bf16-mixed": torch.float32, "bf16": torch.bfloat16}
 
 
-def build(config: dict[str, Any], precision: str, attention: str, lora: list[str] | None) -> Any:
-    """The model in training mode: fp32 parameters except under pure bf16; PEFT LoRA r=8 when asked."""
+def build(config: dict[str, Any], precision: str, attention: str, lora: list[str] | None, dropout: float = 0.0) -> Any:
+    """The model in training mode: fp32 parameters except under pure bf16; PEFT LoRA r=8 (with
+    ``lora_dropout=dropout``) when asked."""
     kwargs = {k: v for k, v in config.items() if k != "model_type"}
     cfg = AutoConfig.for_model(config["model_type"], **kwargs)
     torch.manual_seed(0)
@@ -178,7 +186,7 @@ def build(config: dict[str, Any], precision: str, attention: str, lora: list[str
     model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attention, dtype=dtype)
     if lora is not None:
         # Pure bf16 keeps bf16 adapters (torchtune); the mixed precisions keep PEFT's fp32 adapters.
-        lcfg = peft.LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=lora)
+        lcfg = peft.LoraConfig(r=8, lora_alpha=16, lora_dropout=dropout, target_modules=lora)
         model = peft.get_peft_model(model, lcfg, autocast_adapter_dtype=precision != "bf16")
     return model.train()
 
@@ -249,9 +257,9 @@ def live_events(run: Callable[[], Any]) -> tuple[Any, int, int]:
 
 
 def measure_activations(config: dict[str, Any], precision: str, attention: str, ckpt: bool,
-                        lora: list[str] | None) -> dict[str, Any]:  # fmt: skip
-    """One activation case."""
-    model = build(config, precision, attention, lora)
+                        lora: list[str] | None, dropout: float = 0.0) -> dict[str, Any]:  # fmt: skip
+    """One activation case (``lora_dropout`` recorded only when not 0)."""
+    model = build(config, precision, attention, lora, dropout)
     if ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if lora is not None:
@@ -280,6 +288,7 @@ def measure_activations(config: dict[str, Any], precision: str, attention: str, 
         "grad_checkpointing": "full" if ckpt else "none",
         "lora_targets": lora,
         "lora_rank": 8 if lora else None,
+        **({"lora_dropout": dropout} if dropout else {}),
         "batch": BATCH,
         "seq_len": SEQ,
         "architecture": type(model.get_base_model() if lora else model).__name__,
@@ -356,7 +365,7 @@ def main() -> None:
     """Measure every case and print the JSON document."""
     torch.set_num_threads(1)
     acts = []
-    for case in ACTIVATION_CASES:
+    for case in [*ACTIVATION_CASES, *((*d, LORA_DROPOUT) for d in DROPOUT_CASES)]:
         c = measure_activations(*case)
         tokens = c["batch"] * c["seq_len"]
         layer = c["saved_bytes_by_region"].get("layer.1", 0)

@@ -132,6 +132,7 @@ _VALUE_OPTIONS: dict[str, tuple[str, _Convert]] = {
     "--lora-rank": ("lora_rank", int),
     "--lora-targets": ("lora_targets", parse_lora_targets),
     "--adapter-dtype": ("adapter_dtype", str),
+    "--lora-dropout": ("lora_dropout", float),
     "--gpus": ("gpus", int),
     "--zero": ("zero", int),
     "--fsdp": ("fsdp", str),

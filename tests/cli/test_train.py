@@ -113,6 +113,9 @@ def test_table_for_a_count() -> None:
         (("--optimizer", "adamw8bit"), "did you mean: adamw-8bit"),
         (("--lora-targets", "qv"), "--lora-rank"),
         (("--lora-rank", "8", "--lora-targets", "q,x"), "unknown LoRA target 'x'"),
+        (("--lora-dropout", "0.05"), "--lora-dropout applies to LoRA adapters: add --lora-rank"),
+        (("--lora-rank", "8", "--lora-dropout", "1"), "give a probability below 1"),
+        (("--lora-rank", "8", "--lora-dropout", "-0.1"), "--lora-dropout"),
         (("--batch", "0"), "--batch"),
         (("--seq-len", "-5"), "--seq-len"),
         (("--lora-rank", "0"), "--lora-rank"),
@@ -266,6 +269,24 @@ def test_json_for_lora_on_a_model() -> None:
     assert doc["peak_phase"] in ("forward", "backward", "optimizer_step")
     assert doc["total_bytes"] == sum(c["bytes"] for c in doc["components"].values())
     assert ["q", "v"] == doc["settings"]["lora_targets"]
+
+
+@pytest.mark.parametrize("command", [("train",), ("fit", "--train", "--gpu", "RTX 4090")])
+def test_lora_dropout_adds_its_masks(command: tuple[str, ...]) -> None:
+    """--lora-dropout 0.05 on Llama-2-7B's all-linear LoRA (bf16-mixed, 1 x 2048) adds a bool mask per
+    adapted input: (32 x (6 x 4096 + 11008) - 3 x 4096) x 2048 = 2,306,867,200 bytes (the first layer's
+    q, k, v read the frozen embedding and save none), in `vram train` and in `vram fit --train` alike."""
+    base = (command[0], LLAMA, *command[1:], "--precision", "bf16-mixed", "--lora-rank", "8", "--json")
+    totals = []
+    for extra in ((), ("--lora-dropout", "0.05")):
+        result = runner.invoke(app, [*base, *extra])
+        # 28-31 GB: `fit` answers that it does not fit a 24 GB RTX 4090 (exit 1) and still gives the row.
+        assert (ExitCode.OK if command[0] == "train" else ExitCode.DOES_NOT_FIT) == result.exit_code, result.stderr
+        doc = doc_of(result.stdout)
+        totals.append(doc["total_bytes"] if command[0] == "train" else doc["rows"][0]["total_bytes"])
+    assert 2_306_867_200 == totals[1] - totals[0]
+    if command[0] == "train":
+        assert 0.05 == doc["settings"]["lora_dropout"]
 
 
 def test_does_not_fit_exits_one() -> None:

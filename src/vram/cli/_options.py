@@ -176,6 +176,14 @@ AdapterDtypeOpt = Annotated[
         show_default=False,
     ),
 ]
+LoraDropoutOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        help="Dropout probability before each LoRA adapter, below 1 (PEFT's lora_dropout; default 0 as PEFT's): "
+        "each adapted module then saves a bool mask and its own dropped copy of its input.",
+    ),
+]
 ZeroOpt = Annotated[int, typer.Option(min=0, max=3, help="DeepSpeed ZeRO stage: 0 (none), 1, 2 or 3.")]
 FsdpOpt = Annotated[FsdpChoice, typer.Option(help="FSDP sharding: full (ZeRO-3-like), grad-op (ZeRO-2-like) or none.")]
 TpOpt = Annotated[int, typer.Option(min=1, max=MAX_GPUS, help="Tensor-parallel ranks (Megatron-style).")]

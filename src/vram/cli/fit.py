@@ -20,6 +20,7 @@ from vram.cli._options import (
     GradAccumOpt,
     GradCheckpointingOpt,
     JsonOpt,
+    LoraDropoutOpt,
     LoraRankOpt,
     LoraTargetsOpt,
     LossChoice,
@@ -174,6 +175,7 @@ def fit(
     lora_targets: LoraTargetsOpt = None,
     qlora: QloraOpt = False,
     adapter_dtype: AdapterDtypeOpt = None,
+    lora_dropout: LoraDropoutOpt = 0.0,
     zero: ZeroOpt = 0,
     fsdp: FsdpOpt = FsdpChoice.none,
     tp: TpOpt = 1,
@@ -301,7 +303,8 @@ def _resolve(model: str, revision: str | None, token: str | None, offline: bool,
 
 TRAINING_OPTIONS = (
     "precision", "optimizer", "optimizer_in_backward", "grad_accum", "grad_checkpointing", "attention", "loss",
-    "activation_offload", "lora_rank", "lora_targets", "qlora", "adapter_dtype", "zero", "fsdp", "tp", "pp", "offload",
+    "activation_offload", "lora_rank", "lora_targets", "qlora", "adapter_dtype", "lora_dropout", "zero", "fsdp", "tp",
+    "pp", "offload",
 )  # fmt: skip
 """``vram train``'s options that ``vram fit`` takes with --train."""
 INFERENCE_OPTIONS = ("runtime", "gpu_memory_utilization", "dtype", "kv_dtype", "logits", "mla_cache", "cpu_ram", "plot")

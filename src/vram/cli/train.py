@@ -25,6 +25,7 @@ from vram.cli._options import (  # the choice enums are re-exported for tests th
     GradAccumOpt,
     GradCheckpointingOpt,
     JsonOpt,
+    LoraDropoutOpt,
     LoraRankOpt,
     LoraTargetsOpt,
     LossChoice,
@@ -96,6 +97,7 @@ def train(
     lora_targets: LoraTargetsOpt = None,
     qlora: QloraOpt = False,
     adapter_dtype: AdapterDtypeOpt = None,
+    lora_dropout: LoraDropoutOpt = 0.0,
     gpus: Annotated[
         int, typer.Option(min=1, max=MAX_GPUS, help="World size: data x tensor x pipeline parallel ranks.")
     ] = 1,

@@ -60,6 +60,7 @@ class TrainingSettingsDoc(_Doc):
     lora_targets: list[LoraTarget] | None
     qlora: bool
     adapter_dtype: str | None
+    lora_dropout: float | None
     gpus: int
     data_parallel: int
     zero: int
@@ -114,6 +115,7 @@ def settings_doc(est: TrainingEstimate) -> TrainingSettingsDoc:
         lora_targets=list(s.lora_targets) if s.lora else None,
         qlora=s.qlora,
         adapter_dtype=s.adapter_dtype,
+        lora_dropout=s.lora_dropout if s.lora else None,
         gpus=s.gpus,
         data_parallel=s.data_parallel,
         zero=s.zero,

@@ -28,6 +28,7 @@ def case_inputs(case: dict[str, Any]) -> tuple[ModelSpec, TrainingSettings, list
         grad_checkpointing=case["grad_checkpointing"],
         lora_rank=case["lora_rank"],
         lora_targets=parse_lora_targets(",".join(lora)) if lora else parse_lora_targets("all-linear"),
+        lora_dropout=case.get("lora_dropout", 0.0),
     )
     adapters = adapter_tensors(spec, settings)
     return spec, settings, adapters

@@ -119,6 +119,45 @@ def test_lora_adapter_inputs_are_saved_in_the_adapter_dtype() -> None:
     assert p.details["per_layer_bytes_per_token"] == norms + attention + mlp
 
 
+def test_lora_dropout_saves_a_mask_and_a_dropped_copy_per_adapted_module() -> None:
+    """LoRA dropout on q, v with bf16 adapters on a bf16 base: q and v no longer share their bf16 input
+    (2h once) but each save their own dropped copy (2h) and CUDA's bool mask (1h): 2 x 3h instead of 2h.
+
+    By hand from peft tuners/lora/layer.py ``lora_B(lora_A(dropout(x)))`` and torch's ``native_dropout``
+    (a bool mask saved for backward); the rank-wide middles (2r each) are unchanged.
+    """
+    r = 8
+    adapters = tuple(Tensor(f"blk.{i}.{t}.lora_a", (r, H), "attention", i) for i in range(3) for t in ("q", "v"))
+    over: dict[str, Any] = {"adapters": adapters, "lora_rank": r, "lora_targets": ("q", "v")}
+    plain = _run(**over).details["per_layer_bytes_per_token"]
+    dropped = _run(**over, lora_dropout=0.05).details["per_layer_bytes_per_token"]
+    assert isinstance(plain, int)
+    assert dropped - plain == 2 * (2 * H + H) - 2 * H
+
+
+def test_lora_dropout_under_autocast_adds_one_byte_per_adapted_input() -> None:
+    """Under bf16 autocast each adapted module already saves its own 16-bit cast, so dropout adds only
+    the mask: 1 byte per input element of q, k, v, o, gate, up (h each) and down (f), 6h + f a token."""
+    adapters = tuple(adapter_tensors(LLAMA, TrainingSettings(lora_rank=8)))
+    over: dict[str, Any] = {"adapters": adapters, "lora_rank": 8, "precision": "bf16-mixed"}
+    plain = _run(**over).details["per_layer_bytes_per_token"]
+    dropped = _run(**over, lora_dropout=0.1).details["per_layer_bytes_per_token"]
+    assert isinstance(plain, int)
+    assert dropped - plain == 6 * H + F
+
+
+def test_lora_dropout_saves_no_mask_for_the_first_layers_frozen_input() -> None:
+    """The first layer's q, k, v read the frozen embedding's (normalized) output, which needs no gradient:
+    autograd saves no mask there, so three layers hold 3 x (6h + f) mask bytes a token less 3h."""
+    adapters = tuple(adapter_tensors(LLAMA, TrainingSettings(lora_rank=8)))
+    over: dict[str, Any] = {"adapters": adapters, "lora_rank": 8, "precision": "bf16-mixed"}
+    tokens = 2 * 256
+    plain = _run(**over).details["layers_bytes"]
+    dropped = _run(**over, lora_dropout=0.1).details["layers_bytes"]
+    assert isinstance(plain, int)
+    assert dropped - plain == (3 * (6 * H + F) - 3 * H) * tokens
+
+
 def test_korthikanti_gpt_layer() -> None:
     """A GPT-2 layer equals Korthikanti et al. 2022 (arXiv 2205.05198, Table 2), 34sbh + 5as^2b, plus
     what transformers saves beyond their assumptions: LayerNorm's fp32 mean and rstd (2 x 8 B per

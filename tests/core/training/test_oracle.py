@@ -30,18 +30,22 @@ in-place accumulation's one weight-sized gradient."""
 
 def _name(case: dict[str, Any]) -> str:
     lora = "-lora" + str(len(case["lora_targets"])) if case["lora_targets"] else ""
+    if case.get("lora_dropout"):
+        lora += "-dropout"
     ckpt = "-ckpt" if case["grad_checkpointing"] != "none" else ""
     return f"{case['config']['model_type']}-{case['precision']}-{case['attention']}{lora}{ckpt}"
 
 
-def _cpu_only(case: dict[str, Any]) -> int:
-    """Bytes per token per layer that CPU saves and CUDA does not, by named mechanism (0 where none).
+def _cpu_only(case: dict[str, Any], layer: int = 1) -> int:
+    """Bytes per token in one layer that CPU saves and CUDA does not, by named mechanism (0 where none).
 
     torch's CPU dropout is the unfused path, which saves its noise tensor in the input dtype where
     CUDA's fused ``native_dropout`` saves a bool mask (aten/src/ATen/native/Dropout.cpp); CPU's
     ``native_layer_norm`` keeps mean and rstd in a 16-bit input's dtype where CUDA keeps fp32.
     """
     cfg = case["config"]
+    if case.get("lora_dropout"):
+        return _lora_dropout_cpu_only(case, layer)
     if not DROPOUT.get(cfg["model_type"]):
         return 0
     c = 4 if case["precision"] == "fp32" else 2
@@ -53,6 +57,18 @@ def _cpu_only(case: dict[str, Any]) -> int:
         # the dropped copy (3c per score) and no logsumexp; CUDA's kernels drop inside the kernel.
         extra += 3 * c * a * s - 4 * a
     return extra
+
+
+def _lora_dropout_cpu_only(case: dict[str, Any], layer: int) -> int:
+    """LoRA dropout on all-linear Llama cases (as ``_cpu_only``): CPU's unfused dropout saves its noise
+    in the dtype it runs in, the adapter's (peft casts the input first: bf16 adapters under pure bf16
+    here, else fp32), where CUDA saves a bool mask; per adapted input element of q, k, v, o, gate, up
+    (h wide) and down (f). The first layer's q, k, v read a tensor that needs no gradient: neither
+    saves anything there."""
+    noise = 2 if case["precision"] == "bf16" else 4
+    h, f = case["config"]["hidden_size"], case["config"]["intermediate_size"]
+    elements = (0 if layer == 0 else 3 * h) + h + 2 * h + f
+    return elements * (noise - DROPOUT_MASK_BYTES)
 
 
 def _embed_cpu_only(case: dict[str, Any]) -> int:
@@ -81,7 +97,7 @@ def test_saved_bytes_equal_what_forward_leaves_alive(case: dict[str, Any]) -> No
     spec, settings, adapters = case_inputs(case)
     tokens = case["batch"] * case["seq_len"]
     layers = spec.num_layers if case["grad_checkpointing"] == "none" else 0
-    cpu = (_cpu_only(case) * layers + _embed_cpu_only(case)) * tokens
+    cpu = (sum(_cpu_only(case, i) for i in range(layers)) + _embed_cpu_only(case)) * tokens
     expected = case["alive_after_forward_bytes"] - case["weight_copy_bytes"] - cpu
     assert training_activations(spec, settings, adapters).saved_bytes == pytest.approx(expected, rel=TOLERANCE)
 
@@ -93,7 +109,7 @@ def test_forward_peak(case: dict[str, Any]) -> None:
     spec, settings, adapters = case_inputs(case)
     tokens = case["batch"] * case["seq_len"]
     layers = spec.num_layers if case["grad_checkpointing"] == "none" else 0
-    cpu = (_cpu_only(case) * layers + _embed_cpu_only(case)) * tokens
+    cpu = (sum(_cpu_only(case, i) for i in range(layers)) + _embed_cpu_only(case)) * tokens
     p = training_activations(spec, settings, adapters)
     copies = case["weight_copy_bytes"]
     if settings.precision == "bf16-mixed" and case["grad_checkpointing"] != "none":

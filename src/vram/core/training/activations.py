@@ -127,6 +127,7 @@ class _Lora:
 
     targets: dict[int, frozenset[str]]
     rank: int
+    dropout: bool = False  # lora_dropout > 0: an nn.Dropout before each lora_A
 
     @property
     def on(self) -> bool:
@@ -142,7 +143,7 @@ class _Lora:
 _FUSED: dict[str, frozenset[str]] = {"qkv": frozenset({"q", "k", "v"}), "gate_up": frozenset({"gate", "up"})}
 
 
-def _lora(adapters: Sequence[Tensor]) -> _Lora:
+def _lora(adapters: Sequence[Tensor], *, dropout: bool = False) -> _Lora:
     """Adapted modules per layer, from the ``blk.{i}.{target}.lora_a`` tensors and their rank."""
     targets: dict[int, set[str]] = {}
     rank = 0
@@ -151,11 +152,11 @@ def _lora(adapters: Sequence[Tensor]) -> _Lora:
             continue
         targets.setdefault(t.layer, set()).add(target_of(t))
         rank = max(rank, t.shape[-2])
-    return _Lora({i: frozenset(s) for i, s in targets.items()}, rank)
+    return _Lora({i: frozenset(s) for i, s in targets.items()}, rank, dropout)
 
 
 def _linear_inputs(x_bytes: int, width: int, modules: Sequence[str], layer: int, d: _Dtypes, lora: _Lora,
-                   *, kept: bool = False) -> int:  # fmt: skip
+                   *, kept: bool = False, grad: bool = True) -> int:  # fmt: skip
     """Bytes per token the Linears reading one input tensor save for it (and their adapters' middle).
 
     Full fine-tuning: every Linear saves its input to compute its weight gradient; they share one
@@ -164,6 +165,13 @@ def _linear_inputs(x_bytes: int, width: int, modules: Sequence[str], layer: int,
     ``lora_A`` (shared when already in the adapter dtype, else its own cast: PEFT ``_cast_input_dtype``,
     then autocast's 16-bit cast) and the rank-wide input of its ``lora_B``. ``kept``: another op already
     saves this very tensor (the attention output that o_proj reads).
+
+    LoRA dropout (PEFT ``Linear.forward`` computes ``lora_B(lora_A(dropout(x)))`` after the cast, peft
+    src/peft/tuners/lora/layer.py): each adapted module drops its own copy of the input, so ``lora_A``
+    saves that copy (in the adapter dtype, or autocast's 16-bit cast of it) where it could share one,
+    and the dropout saves its bool mask, one byte per input element (CUDA's fused ``native_dropout``,
+    aten/src/ATen/native/Dropout.cpp), unless the input needs no gradient (``grad``: the first
+    layer's input under a frozen embedding), when autograd records nothing for the dropout.
     """
     if not lora.on:
         if d.autocast and x_bytes == 4:
@@ -173,11 +181,12 @@ def _linear_inputs(x_bytes: int, width: int, modules: Sequence[str], layer: int,
     if not adapted:
         return 0
     middle = len(adapted) * (d.compute if d.autocast else d.adapter) * lora.rank
+    mask = DROPOUT_MASK_BYTES * width if lora.dropout and grad else 0
     if d.autocast:
-        return len(adapted) * d.compute * width + middle
-    if d.adapter == x_bytes:
+        return len(adapted) * (d.compute * width + mask) + middle
+    if d.adapter == x_bytes and not lora.dropout:
         return (0 if kept else x_bytes * width) + middle
-    return len(adapted) * d.adapter * width + middle
+    return len(adapted) * (d.adapter * width + mask) + middle
 
 
 def _norm(spec: ModelSpec, width: int, rows: int, x_bytes: int, d: _Dtypes, *, trainable: bool) -> int:
@@ -259,10 +268,12 @@ def _layer(
     h, r = spec.hidden_size, d.residual
     parts = {"norms": spec.norms_per_layer * _norm(spec, h, 1, r, d, trainable=not lora.on)}
     if lora.on and i == 0:
-        # The frozen embedding's output needs no gradient, so the first norm saves nothing.
+        # The frozen embedding's output needs no gradient, so the first norm saves nothing either.
         parts["norms"] -= _norm(spec, h, 1, r, d, trainable=False)
     qkv = ("qkv",) if spec.fused_qkv else ("q", "k", "v")
-    parts["attention_inputs"] = _linear_inputs(r, h, qkv, i, d, lora) + _mla_latents(spec, d)
+    # Under LoRA the first layer's input comes from the frozen embedding and needs no gradient.
+    first = lora.on and i == 0
+    parts["attention_inputs"] = _linear_inputs(r, h, qkv, i, d, lora, grad=not first) + _mla_latents(spec, d)
     parts.update(_attention(spec, settings, d, seq_len, lora=lora.on))
     out_width = spec.num_heads * spec.mla.v_head_dim if spec.mla is not None else spec.q_width
     parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=True)
@@ -353,7 +364,7 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         raise SettingsError(msg)
     s, b, tp, pp = settings.seq_len, settings.batch, settings.tp, settings.pp
     tokens = b * s
-    d, lora = _dtypes(settings), _lora(adapters)
+    d, lora = _dtypes(settings), _lora(adapters, dropout=settings.lora_dropout > 0)
     eager = settings.attention == "eager"
     layers = [_layer(spec, i, settings, d, lora, s) for i in range(spec.num_layers)]
     layer_bytes = [sum(p.values()) * tokens for p in layers]
@@ -401,6 +412,8 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
             "selective": "selective recompute of the attention core"}[settings.grad_checkpointing]  # fmt: skip
     attn = "eager s x s scores" if eager and settings.grad_checkpointing != "selective" else "fused attention"
     what = f"LoRA r={lora.rank} on {sum(len(v) for v in lora.targets.values())} modules" if lora.on else "full FT"
+    if lora.on and lora.dropout:
+        what += f" (lora_dropout {settings.lora_dropout:g}: a bool mask and a dropped copy per adapted input)"
     loss = (
         "chunked fused loss (logits kept, no fp32 log-softmax)" if fused else "standard loss (fp32 log-softmax saved)"
     )

@@ -48,6 +48,10 @@ DEFAULT_TRAIN_SEQ_LEN = 2048
 """Sequence length when none is given (capped by the model's maximum): LLaMA-Factory's ``cutoff_len``
 default (hiyouga/LLaMA-Factory src/llamafactory/hparams/data_args.py @072bfe29)."""
 
+DEFAULT_LORA_DROPOUT = 0.0
+"""--lora-dropout when not given: PEFT ``LoraConfig.lora_dropout`` defaults to 0.0 (peft
+src/peft/tuners/lora/config.py), where the adapter's dropout is ``nn.Identity`` and saves nothing."""
+
 DEFAULT_QLORA_RANK = 8
 """--qlora without --lora-rank: PEFT ``LoraConfig.r`` defaults to 8 (peft tuners/lora/config.py)."""
 
@@ -89,6 +93,7 @@ class TrainingSettings(BaseModel):
     lora_targets: tuple[LoraTarget, ...] = LORA_TARGETS
     qlora: bool = False
     adapter_dtype: str | None = None
+    lora_dropout: float = Field(default=DEFAULT_LORA_DROPOUT, ge=0.0, description="below 1; LoRA only")
     gpus: int = Field(default=1, ge=1, description="world size: data x tensor x pipeline parallel ranks")
     zero: ZeroStage = 0
     fsdp: Fsdp = "none"
@@ -114,6 +119,12 @@ class TrainingSettings(BaseModel):
             raise SettingsError(msg)
         if not self.lora and (self.adapter_dtype is not None or self.lora_targets != LORA_TARGETS):
             msg = "--lora-targets and --adapter-dtype apply to LoRA: add --lora-rank R (or --qlora)"
+            raise SettingsError(msg)
+        if self.lora_dropout and not self.lora:
+            msg = "--lora-dropout applies to LoRA adapters: add --lora-rank R (or --qlora)"
+            raise SettingsError(msg)
+        if self.lora_dropout >= 1:
+            msg = f"--lora-dropout {self.lora_dropout} would drop every adapter input: give a probability below 1"
             raise SettingsError(msg)
         if not self.lora_targets:
             msg = "--lora-targets names no module"
