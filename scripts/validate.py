@@ -176,8 +176,11 @@ def _pct(x: float | None) -> str:
 def summary(rows: list[Row]) -> str:
     """Markdown: per group, the records, the median and the worst error, and how many are within tolerance."""
     groups: dict[tuple[str, str], list[Row]] = {}
-    for r in rows:
-        groups.setdefault((r.kind, r.group), []).append(r)
+    for kind in dict.fromkeys(r.kind for r in rows):
+        for r in rows:
+            if r.kind == kind:
+                groups.setdefault((kind, r.group), []).append(r)
+        groups[(kind, "**all**")] = [r for r in rows if r.kind == kind]
     lines = [
         "| kind | group | records | median error | worst error | within tolerance |",
         "|---|---|---:|---:|---:|---:|",
