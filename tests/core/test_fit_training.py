@@ -7,13 +7,13 @@ from hypothesis import strategies as st
 
 from vram.core.errors import SettingsError
 from vram.core.fit_training import (
-    MAX_TRAIN_BATCH,
     fewest_training_gpus,
     layout_args,
     plan_training_fit,
     training_layouts,
 )
 from vram.core.gpu import Gpu
+from vram.core.limits import MAX_BATCH
 from vram.core.spec import ModelSpec
 from vram.core.training.estimate import estimate_training
 from vram.core.training.settings import TrainingSettings
@@ -151,7 +151,7 @@ def test_maxima_fit_and_one_more_does_not(model: str, card: str, batch: int, seq
             assert _total(spec, s, seq_len=row.max_seq_len) <= budget < _total(spec, s, seq_len=row.max_seq_len + 1)
         if row.max_batch is not None and not row.max_batch_capped:
             assert _total(spec, s, batch=row.max_batch) <= budget < _total(spec, s, batch=row.max_batch + 1)
-        assert row.max_batch is None or row.max_batch <= MAX_TRAIN_BATCH
+        assert row.max_batch is None or row.max_batch <= MAX_BATCH
         assert row.fits == (row.total_bytes <= budget) == (row.max_batch is not None and row.max_batch >= batch)
     m = plan.min_gpus
     if m is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from vram.core.checkpoint import Checkpoint
 from vram.core.decode import DecodeBound, decode_bound
@@ -22,6 +23,7 @@ from vram.core.gpu import Gpu, check_fit
 from vram.core.inference import (
     InferenceEstimate,
     InferenceSettings,
+    WeightsEstimate,
     activations,
     context_length,
     default_dtype,
@@ -51,9 +53,12 @@ FOUR_BIT = ("awq-int4-g128", "gptq-int4-g128", "nf4", "nf4-dq")
 bitsandbytes NF4 with and without double quantization."""
 
 
+E = TypeVar("E", bound=WeightsEstimate)
+
+
 @dataclass(frozen=True, slots=True)
-class FitRow:
-    """One weight format at the requested settings, and its maxima."""
+class FitRow(Generic[E]):
+    """One weight format (or training setup) at the requested settings, and its maxima."""
 
     dtype: str
     total_bytes: int
@@ -65,15 +70,18 @@ class FitRow:
     max_batch_capped: bool
     native: bool
     warnings: tuple[str, ...]
-    estimate: InferenceEstimate
-    own: bool
+    estimate: E
+    own: bool = False
+    """The checkpoint's own format (inference rows)."""
+    args: tuple[str, ...] = ()
+    """The ``vram train`` options that name the setup (training rows)."""
 
 
 @dataclass(frozen=True, slots=True)
 class FitPlan:
     """Everything ``vram fit MODEL`` reports."""
 
-    rows: tuple[FitRow, ...]
+    rows: tuple[FitRow[InferenceEstimate], ...]
     recommended: str | None
     reason: str
     usable_bytes: int
@@ -162,7 +170,7 @@ def _row(
     checkpoint: Checkpoint | None,
     gpu: Gpu,
     gpus: int,
-) -> FitRow:
+) -> FitRow[InferenceEstimate]:
     budget = gpu.usable_memory_bytes
     at = _estimator(spec, base, None if own else dtype, checkpoint)
     est = at(base.batch, context_length(spec, base.seq_len))
@@ -233,7 +241,7 @@ def _vllm_budget(est: InferenceEstimate) -> int:
 
 def _vllm_row(
     spec: ModelSpec, base: InferenceSettings, dtype: str, own: bool, gpu: Gpu, layout: tuple[int, int]
-) -> FitRow:
+) -> FitRow[InferenceEstimate]:
     """One format under vLLM: it fits when its KV pool holds one request of the context (vLLM refuses to start
     otherwise); the longest such context, solved over ``--max-model-len``, and how many of the requested length
     the pool holds at once (vLLM's "maximum concurrency", rounded down)."""
@@ -300,7 +308,7 @@ def _llamacpp_estimate(
     return estimate_runtime(spec, s)
 
 
-def _llamacpp_row(spec: ModelSpec, base: InferenceSettings, dtype: str, gpu: Gpu) -> FitRow:
+def _llamacpp_row(spec: ModelSpec, base: InferenceSettings, dtype: str, gpu: Gpu) -> FitRow[InferenceEstimate]:
     """One GGUF type under llama.cpp, every layer on the GPU: the longest ``--ctx-size``, and how many sequences
     of the requested context ``--parallel`` can serve at once (``--ctx-size`` = that many times the context)."""
     budget = gpu.usable_memory_bytes
@@ -460,7 +468,7 @@ def _other_format(
     return None
 
 
-def _suggest(smallest: FitRow, min_gpus: GpuSplit | None, gpus: int) -> str | None:
+def _suggest(smallest: FitRow[InferenceEstimate], min_gpus: GpuSplit | None, gpus: int) -> str | None:
     """The one change that makes the smallest format fit: a shorter context, else more GPUs."""
     if smallest.max_seq_len is not None:
         return f"--dtype {smallest.dtype} --seq-len {smallest.max_seq_len}"
@@ -474,7 +482,9 @@ def _suggest(smallest: FitRow, min_gpus: GpuSplit | None, gpus: int) -> str | No
     return None
 
 
-def _decode(spec: ModelSpec, row: FitRow, gpu: Gpu, offload: Offload | None, tp: int = 1) -> DecodeBound | None:
+def _decode(
+    spec: ModelSpec, row: FitRow[InferenceEstimate], gpu: Gpu, offload: Offload | None, tp: int = 1
+) -> DecodeBound | None:
     if gpu.bandwidth_gb_s is None:
         return None
     est = row.estimate

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vram.core.errors import SettingsError
+from vram.core.fit import FitRow
 from vram.core.gpu import Gpu, check_fit
+from vram.core.limits import MAX_BATCH, MAX_SEQ_LEN
 from vram.core.placement import MAX_GPUS, GpuSplit
 from vram.core.solve import fewest_fitting, max_fitting
 from vram.core.spec import ModelSpec
@@ -20,10 +22,6 @@ from vram.core.training.estimate import TrainingEstimate, estimate_training
 from vram.core.training.settings import DEFAULT_QLORA_RANK, LORA_TARGETS, Precision, TrainingSettings
 from vram.core.training.states import default_precision
 
-MAX_TRAIN_SEQ_LEN = 1 << 24
-"""Longest sequence searched when the model declares no maximum (as ``vram train --seq-len`` allows)."""
-MAX_TRAIN_BATCH = 1 << 20
-"""Largest micro-batch searched (as ``vram train --batch`` allows)."""
 TP_PER_NODE = 8
 """Widest tensor-parallel group tried: one 8-GPU NVLink node; Megatron-LM's guide keeps tensor parallelism
 within a node and spans nodes with pipeline parallelism (Narayanan et al. 2021, arXiv 2104.04473, section 3.3)."""
@@ -35,22 +33,8 @@ ROWS_NOTE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TrainRow:
-    """One training setup at the requested settings, and its maxima (the fields of an inference row)."""
-
-    dtype: str
-    args: tuple[str, ...]
-    total_bytes: int
-    need_bytes: int
-    fits: bool
-    max_seq_len: int | None
-    max_seq_len_capped: bool
-    max_batch: int | None
-    max_batch_capped: bool
-    native: bool
-    warnings: tuple[str, ...]
-    estimate: TrainingEstimate
+TrainRow = FitRow[TrainingEstimate]
+"""One training setup at the requested settings, and its maxima."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +122,10 @@ def _row(spec: ModelSpec, s: TrainingSettings, gpu: Gpu) -> TrainRow:
     est = _estimate(spec, s)
     resolved = est.settings
     assert resolved.seq_len is not None
-    limit = spec.max_position_embeddings or MAX_TRAIN_SEQ_LEN
+    limit = spec.max_position_embeddings or MAX_SEQ_LEN
     ctx = max_fitting(lambda n: _estimate(spec, resolved, seq_len=n).total_bytes, budget, 1, limit)
-    bat = max_fitting(lambda n: _estimate(spec, resolved, batch=n).total_bytes, budget, 1, MAX_TRAIN_BATCH)
-    return TrainRow(
+    bat = max_fitting(lambda n: _estimate(spec, resolved, batch=n).total_bytes, budget, 1, MAX_BATCH)
+    return FitRow(
         dtype=_label(resolved),
         args=train_args(resolved),
         total_bytes=est.total_bytes,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vram.core.fit import FitPlan, FitRow
 from vram.core.gpu import Gpu
-from vram.core.inference import InferenceSettings
+from vram.core.inference import InferenceEstimate, InferenceSettings
 from vram.core.placement import GpuSplit
 from vram.report.document import SCHEMA_VERSION, ModelDoc, ToolDoc, check_int64, origin_fields
 from vram.resolve.reference import Resolved
@@ -134,7 +134,7 @@ class FitDocument(_Doc):
     warnings: list[str]
 
 
-def _row(r: FitRow | TrainRow) -> RowDoc:
+def _row(r: FitRow[InferenceEstimate] | TrainRow) -> RowDoc:
     return RowDoc(
         dtype=r.dtype,
         total_bytes=r.total_bytes,
