@@ -25,6 +25,7 @@ from vram.cli._options import (
     LoraTargetsOpt,
     LossChoice,
     LossOpt,
+    OfflineOpt,
     OffloadChoice,
     OffloadOpt,
     OptimizerInBackwardOpt,
@@ -32,6 +33,9 @@ from vram.cli._options import (
     PpOpt,
     PrecisionOpt,
     QloraOpt,
+    RevisionOpt,
+    TimeoutOpt,
+    TokenOpt,
     TpOpt,
     UnitsChoice,
     UnitsOpt,
@@ -149,12 +153,10 @@ def fit(
         int | None,
         typer.Option(min=1, help="Without MODEL: only models that fit at least this context.", show_default=False),
     ] = None,
-    revision: Annotated[str | None, typer.Option(help="Hub repos: branch, tag or commit.", show_default=False)] = None,
-    token: Annotated[str | None, typer.Option(help="Hub token for gated or private repos.", show_default=False)] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Never use the network.")] = False,
-    timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds to wait for the Hub before using the cache.")
-    ] = DEFAULT_TIMEOUT,
+    revision: RevisionOpt = None,
+    token: TokenOpt = None,
+    offline: OfflineOpt = False,
+    timeout: TimeoutOpt = DEFAULT_TIMEOUT,
     train: Annotated[
         bool,
         typer.Option(
