@@ -28,7 +28,7 @@ def context_plot(series: PlotSeries, units: Units, width: int = WIDTH) -> Text:
     size_w = max(len(fmt_bytes(sum(b for _, b in parts), units)) for _, parts in series.points) + 1
     bars = max(10, width - label_w - 2 - size_w - len(" <- max"))
     top = max(series.capacity_bytes, *(sum(b for _, b in parts) for _, parts in series.points))
-    cap_col = min(bars - 1, round(series.capacity_bytes / top * bars))
+    cap_col = min(bars - 1, int(series.capacity_bytes / top * bars))  # cells left of the line are within it
 
     text = Text()
     text.append(f"{series.dtype}, batch {series.batch}: memory against context", style="bold")
