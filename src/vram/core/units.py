@@ -7,3 +7,8 @@ GiB = 1 << 30
 
 UNIT_BYTES: dict[str, int] = {"MiB": MiB, "GiB": GiB, "TiB": 1 << 40, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 """Bytes per unit, as ``--units`` and ``--gpu 24GB`` / ``--gpu 80GiB`` read them."""
+
+
+def binary_size(n: int) -> str:
+    """A size for a note: GiB with two decimals from 1 GiB up, else MiB with one (binary units only)."""
+    return f"{n / GiB:,.2f} GiB" if n >= GiB else f"{n / MiB:,.1f} MiB"

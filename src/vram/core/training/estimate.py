@@ -36,7 +36,7 @@ from vram.core.training.states import (
     model_states,
     weights_format,
 )
-from vram.core.units import MiB
+from vram.core.units import MiB, binary_size
 
 PeakPhase = Literal["forward", "backward", "optimizer_step"]
 
@@ -145,6 +145,22 @@ def _zero_floor(settings: TrainingSettings, parameters: int) -> str:
     return f"ZeRO paper floor for model states: {per / 1e9:.1f} GB per GPU"
 
 
+_MOMENT_TEXT: dict[Moment, str] = {
+    "forward": "at the end of forward",
+    "backward_start": "at the start of backward",
+    "backward_end": "at the end of backward",
+    "optimizer_step": "at the optimizer step",
+}
+
+
+def _alive(by_moment: dict[Moment, int], moment: Moment) -> str:
+    """When a state is only partly alive at the peak (gradients early in backward): how much, of how much."""
+    most = max(by_moment.values())
+    if by_moment[moment] >= most:
+        return ""
+    return f"{binary_size(by_moment[moment])} alive {_MOMENT_TEXT[moment]}, of {binary_size(most)} later; "
+
+
 def _components(
     states: ModelStates, acts: dict[Moment, int], acts_note: str, acts_details: dict[str, int | float | str],
     overhead: Component, moment: Moment,
@@ -155,7 +171,10 @@ def _components(
         "gradients": states.gradients,
         "optimizer": states.optimizer,
     }
-    out = [Component(name=k, bytes=v.by_moment[moment], note=v.note, details=v.details) for k, v in parts.items()]
+    out = [
+        Component(name=k, bytes=v.by_moment[moment], note=_alive(v.by_moment, moment) + v.note, details=v.details)
+        for k, v in parts.items()
+    ]
     note = acts_note if moment != "optimizer_step" else "none at the optimizer step (freed after backward)"
     out.append(Component(name="activations", bytes=acts[moment], note=note, details=acts_details))
     out.append(overhead)

@@ -41,7 +41,7 @@ from vram.core.training.optimizers import (
 )
 from vram.core.training.settings import Precision, TrainingSettings
 from vram.core.training.sharding import Layout, shard
-from vram.core.units import GiB
+from vram.core.units import GiB, binary_size
 
 Moment = Literal["forward", "backward_start", "backward_end", "optimizer_step"]
 MOMENTS: tuple[Moment, ...] = ("forward", "backward_start", "backward_end", "optimizer_step")
@@ -236,7 +236,7 @@ def model_states(
     w_parts = [_weights_line(held, settings, precision, layout)]
     if cast_bytes:
         w_details["autocast_copies_bytes"] = cast_bytes
-        w_parts.append(f"+ {cast_bytes / GiB:.2f} GiB of {cd_name} casts {cast_how}")
+        w_parts.append(f"+ {binary_size(cast_bytes)} of {cd_name} casts {cast_how}")
     gathered = 0
     if not per_tensor:
         w_parts.append("no per-module extras (gathered units, dequantized weights) without an architecture")
