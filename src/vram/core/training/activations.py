@@ -375,10 +375,11 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     released = head_bytes if pp == 1 else 0
     grads = _layer_grads(spec, d, s, eager) * tokens
     # A checkpointed layer runs forward without saving: its widest step, as in inference, is the
-    # transient; an offloaded layer's tensors stay on the GPU until the layer is done.
+    # transient (never more than the layer saves when it does save); an offloaded layer's tensors
+    # stay on the GPU until the layer is done.
     fwd_layer = widest if settings.activation_offload else 0
     if ckpt:
-        fwd_layer = int(activations(spec, d.compute, b, s, "last").details["layer_peak_bytes"])
+        fwd_layer = min(widest, int(activations(spec, d.compute, b, s, "last").details["layer_peak_bytes"]))
     fwd_extra = max(fwd_loss, fwd_layer - released)
     bwd_extra = max(bwd_loss, max(recompute, back_in) + grads - released)
 
