@@ -196,8 +196,10 @@ def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len:
     layer norms, over the projections' 16-bit outputs)."""
     c, a = d.compute, spec.num_heads
     if spec.mla is not None:
-        q = a * spec.mla.qk_head_dim
-        k, v, out = q, a * spec.mla.v_head_dim, a * spec.mla.v_head_dim
+        # v is a view of the kv_b expansion, which also holds the keys' non-rotary part
+        m = spec.mla
+        q = k = a * m.qk_head_dim
+        v, out = a * (m.qk_nope_head_dim + m.v_head_dim), a * m.v_head_dim
     else:
         q, k, v, out = spec.q_width, spec.kv_width, spec.kv_width, spec.q_width
     parts = {"attention_qkvo": 0, "attention_scores": 0}
@@ -262,7 +264,9 @@ def _layer(
     parts["attention_inputs"] = _linear_inputs(r, h, qkv, i, d, lora) + _mla_latents(spec, d)
     parts.update(_attention(spec, settings, d, seq_len, lora=lora.on))
     out_width = spec.num_heads * spec.mla.v_head_dim if spec.mla is not None else spec.q_width
-    parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=True)
+    # o_proj reads the attention output itself, except MLA's, which is copied after the head merge
+    kept = spec.mla is None
+    parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=kept)
     if spec.moe is not None and spec.moe.moe_layers[i]:
         m = spec.moe
         slot = 4 * d.compute * m.expert_intermediate_size + (r + d.compute) * h + ROUTING_BYTES_PER_SLOT
