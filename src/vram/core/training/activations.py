@@ -244,7 +244,7 @@ def _dense_mlp(spec: ModelSpec, width: int, i: int, d: _Dtypes, lora: _Lora) -> 
 
 def _mla_latents(spec: ModelSpec, d: _Dtypes) -> int:
     """MLA's compressed q and kv latents: each saved as its norm's fp32 input, the normalized copy
-    and the norm output that the expanding Linear reads (not measured: a component-form estimate)."""
+    and the norm output that the expanding Linear reads."""
     if spec.mla is None:
         return 0
     widths = [spec.mla.kv_lora_rank] + ([spec.mla.q_lora_rank] if spec.mla.q_lora_rank else [])
@@ -398,8 +398,8 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         f"{b} x {s:,} tokens per micro-batch, {attn}, {mode}, {what}, "
         f"{'chunked' if chunks > 1 else 'standard'} loss (fp32 log-softmax saved)"
     )
-    if spec.mla is not None:
-        note += "; MLA latents from the component form (not measured)"
+    if spec.moe is not None and spec.mla is not None:
+        note += "; DeepSeek's group routing keeps index tensors not counted here (about 3% of a MoE layer)"
     if settings.qlora:
         note += "; QLoRA: PEFT prepare_model_for_kbit_training turns on checkpointing unless told not to"
     if tp > 1:
