@@ -85,6 +85,27 @@ GPT2 = {  # LayerNorm, fused c_attn, 4h gelu_new MLP, dropout 0.1, learned posit
     "vocab_size": 4096,
 }
 
+DEEPSEEK_MLA = {  # DeepSeek-V3's attention (q and kv latents) on dense layers; v as wide as q/k, since
+    # CPU SDPA has no fused kernel for a narrower value head (CUDA's memory-efficient kernel has)
+    "model_type": "deepseek_v3",
+    "hidden_size": 512,
+    "intermediate_size": 1536,
+    "moe_intermediate_size": 256,
+    "num_hidden_layers": 3,
+    "first_k_dense_replace": 3,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 8,
+    "q_lora_rank": 192,
+    "kv_lora_rank": 128,
+    "qk_nope_head_dim": 64,
+    "qk_rope_head_dim": 32,
+    "v_head_dim": 96,
+    "n_routed_experts": 8,
+    "num_experts_per_tok": 2,
+    "n_group": 1,
+    "topk_group": 1,
+    "vocab_size": 4096,
+}
 LLAMA_SMALL_VOCAB = {**LLAMA, "vocab_size": 512}  # the head no longer dominates backward: one layer does
 
 BATCH, SEQ = 2, 320  # 640 tokens: no activation matrix (tokens, width) has a weight's shape
@@ -107,6 +128,7 @@ ACTIVATION_CASES: list[tuple[dict[str, Any], str, str, bool, list[str] | None]] 
     (QWEN3, "bf16", "sdpa", False, None),
     (MIXTRAL, "bf16", "sdpa", False, None),
     (GEMMA2, "bf16", "eager", False, None),
+    (DEEPSEEK_MLA, "bf16", "sdpa", False, None),
     (GPT2, "bf16", "eager", False, None),
     (GPT2, "fp32", "sdpa", False, None),
 ]

@@ -1,7 +1,7 @@
 """The training estimate against one real transformers + torch training step (scripts/measure_training.py).
 
 Activations: bytes saved for backward per layer and in all, and the forward and backward peaks, for
-Llama, Qwen3, Mixtral, Gemma 2 and GPT-2 in several precisions, attention kernels, LoRA and
+Llama, Qwen3, Mixtral, Gemma 2, GPT-2 and DeepSeek-V3's MLA in several precisions, attention kernels, LoRA and
 checkpointing. Model states: parameters, gradients and optimizer states after ``optimizer.step()``,
 on tiny models and, under FakeTensorMode, on real-size ones.
 """

@@ -208,8 +208,10 @@ def _attention(spec: ModelSpec, settings: TrainingSettings, d: _Dtypes, seq_len:
     layer norms, over the projections' 16-bit outputs)."""
     c, a = d.compute, spec.num_heads
     if spec.mla is not None:
-        q = a * spec.mla.qk_head_dim
-        k, v, out = q, a * spec.mla.v_head_dim, a * spec.mla.v_head_dim
+        # v is a view of the kv_b expansion, which also holds the keys' non-rotary part
+        m = spec.mla
+        q = k = a * m.qk_head_dim
+        v, out = a * (m.qk_nope_head_dim + m.v_head_dim), a * m.v_head_dim
     else:
         q, k, v, out = spec.q_width, spec.kv_width, spec.kv_width, spec.q_width
     parts = {"attention_qkvo": 0, "attention_scores": 0}
@@ -254,7 +256,7 @@ def _dense_mlp(spec: ModelSpec, width: int, i: int, d: _Dtypes, lora: _Lora) -> 
 
 def _mla_latents(spec: ModelSpec, d: _Dtypes) -> int:
     """MLA's compressed q and kv latents: each saved as its norm's fp32 input, the normalized copy
-    and the norm output that the expanding Linear reads (not measured: a component-form estimate)."""
+    and the norm output that the expanding Linear reads."""
     if spec.mla is None:
         return 0
     widths = [spec.mla.kv_lora_rank] + ([spec.mla.q_lora_rank] if spec.mla.q_lora_rank else [])
@@ -276,7 +278,9 @@ def _layer(
     parts["attention_inputs"] = _linear_inputs(r, h, qkv, i, d, lora, grad=not first) + _mla_latents(spec, d)
     parts.update(_attention(spec, settings, d, seq_len, lora=lora.on))
     out_width = spec.num_heads * spec.mla.v_head_dim if spec.mla is not None else spec.q_width
-    parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=True)
+    # o_proj reads the attention output itself, except MLA's, which is copied after the head merge
+    kept = spec.mla is None
+    parts["attention_inputs"] += _linear_inputs(d.compute, out_width, ("o",), i, d, lora, kept=kept)
     if spec.moe is not None and spec.moe.moe_layers[i]:
         m = spec.moe
         slot = 4 * d.compute * m.expert_intermediate_size + (r + d.compute) * h + ROUTING_BYTES_PER_SLOT
@@ -398,10 +402,11 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
     released = head_bytes if pp == 1 else 0
     grads = _layer_grads(spec, d, s, eager) * tokens
     # A checkpointed layer runs forward without saving: its widest step, as in inference, is the
-    # transient; an offloaded layer's tensors stay on the GPU until the layer is done.
+    # transient (never more than the layer saves when it does save); an offloaded layer's tensors
+    # stay on the GPU until the layer is done.
     fwd_layer = widest if settings.activation_offload else 0
     if ckpt:
-        fwd_layer = int(activations(spec, d.compute, b, s, "last").details["layer_peak_bytes"])
+        fwd_layer = min(widest, int(activations(spec, d.compute, b, s, "last").details["layer_peak_bytes"]))
     fwd_extra = max(fwd_loss, fwd_layer - released)
     bwd_extra = max(bwd_loss, max(recompute, back_in) + grads - released)
 
@@ -418,8 +423,8 @@ def training_activations(spec: ModelSpec, settings: TrainingSettings, adapters: 
         "chunked fused loss (logits kept, no fp32 log-softmax)" if fused else "standard loss (fp32 log-softmax saved)"
     )
     note = f"{b} x {s:,} tokens per micro-batch, {attn}, {mode}, {what}, {loss}"
-    if spec.mla is not None:
-        note += "; MLA latents from the component form (not measured)"
+    if spec.moe is not None and spec.mla is not None:
+        note += "; DeepSeek's group routing keeps index tensors not counted here (about 3% of a MoE layer)"
     if settings.qlora:
         note += "; QLoRA: PEFT prepare_model_for_kbit_training turns on checkpointing unless told not to"
     if tp > 1:
