@@ -170,25 +170,31 @@ def _matmul(tied: bool, t: Tensor) -> bool:
     return t.role not in _NOT_CAST
 
 
-def _cast_copies(held: list[_Held], cd: int, checkpointing: bool) -> tuple[int, str]:
-    """Bytes of the 16-bit weight casts alive at the end of forward, and how they are alive.
+def _cast_copies(held: list[_Held], cd: int, checkpointing: bool) -> tuple[int, int, str]:
+    """Bytes of the 16-bit weight casts alive at the end of forward and at the start of backward, and how.
 
-    Without checkpointing each cast is saved for backward. With it, the checkpointed layers save
-    nothing, autocast's cache is cleared when the forward's autocast region exits, and backward
-    re-casts one layer at a time while it recomputes it: the casts outside the layers (the head)
-    plus one layer's.
+    Without checkpointing each cast is saved for backward (the matmul keeps its weight operand). With it,
+    the checkpointed layers save nothing, but autocast caches the cast of every trainable fp32 leaf weight
+    until its outermost region exits (``cached_cast`` in aten/src/ATen/autocast_mode.cpp needs
+    ``requires_grad``; ``torch.autocast.__exit__`` clears the cache), and the loss is computed inside that
+    region: at the end of forward those casts are alive, beside the head's saved one. In backward the head's
+    cast and those of the one layer being recomputed are alive.
     """
     casts = [h for h in held if h.cast]
+    every = sum(h.tensor.numel for h in casts) * cd
     if not checkpointing:
-        return sum(h.tensor.numel for h in casts) * cd, "saved from forward to backward"
-    outside = sum(h.tensor.numel for h in casts if h.tensor.layer is None)
+        return every, every, "saved from forward to backward"
+    outside = [h for h in casts if h.tensor.layer is None]
+    cached = sum(h.tensor.numel for h in casts if h.trainable and h.tensor.layer is not None)
     per_layer: dict[int, int] = {}
     for h in casts:
         if h.tensor.layer is not None:
             per_layer[h.tensor.layer] = per_layer.get(h.tensor.layer, 0) + h.tensor.numel
-    return (
-        outside + max(per_layer.values(), default=0)
-    ) * cd, "outside the checkpointed layers + one recomputed layer's"
+    head = sum(h.tensor.numel for h in outside)
+    forward = (head + cached) * cd
+    backward = (head + max(per_layer.values(), default=0)) * cd
+    how = "the trainable ones cached until forward's autocast region exits, then the head's + one recomputed layer's"
+    return forward, backward, how
 
 
 def _working(h: _Held, cd: int) -> int:
@@ -231,12 +237,13 @@ def model_states(
     # weights: the persistent copy, then what forward/backward add (casts, gathered units, dequantization)
     stored = sum(h.stored for h in held)
     persistent = 0 if offload_params else shard(stored, n, layout.params_sharded)
-    cast_bytes, cast_how = _cast_copies(held, cd, settings.grad_checkpointing != "none")
+    cast_bytes, cast_back, cast_how = _cast_copies(held, cd, settings.grad_checkpointing != "none")
     w_details: dict[str, int | float | str] = {"stored_bytes": persistent}
     w_parts = [_weights_line(held, settings, precision, layout)]
     if cast_bytes:
         w_details["autocast_copies_bytes"] = cast_bytes
-        w_parts.append(f"+ {binary_size(cast_bytes)} of {cd_name} casts {cast_how}")
+        w_details["autocast_copies_in_backward_bytes"] = cast_back
+        w_parts.append(f"+ {binary_size(cast_bytes)} of {cd_name} casts, {cast_how}")
     gathered = 0
     if not per_tensor:
         w_parts.append("no per-module extras (gathered units, dequantized weights) without an architecture")
@@ -265,7 +272,7 @@ def model_states(
         w_parts.append(f"+ one dequantized {cd_name} weight at a time")
     weights = Part(
         {"forward": persistent + cast_bytes + gathered + dequant,
-         "backward_start": persistent + cast_bytes + gathered + dequant,
+         "backward_start": persistent + cast_back + gathered + dequant,
          "backward_end": persistent + gathered + dequant, "optimizer_step": persistent},
         "; ".join(w_parts), w_details,
     )  # fmt: skip
