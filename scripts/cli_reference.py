@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FILES = {"example": ROOT / "README.md", "cli-reference": ROOT / "docs" / "cli.md"}
 EXAMPLE = ["estimate", "meta-llama/Llama-2-7b-hf", "--dtype", "int4", "--gpu", "RTX 3060 12GB"]
-HELP = [[], ["estimate"], ["train"], ["inspect"], ["models"], ["gpus"], ["dtypes"]]
+HELP = [[], ["estimate"], ["train"], ["fit"], ["inspect"], ["models"], ["gpus"], ["dtypes"]]
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 
 

@@ -207,3 +207,10 @@ def test_comparison_row_is_what_vram_prints() -> None:
         assert f"{figure / 2**30:.2f} GiB" in row
     q4 = json.loads(CliRunner().invoke(app, ["estimate", "llama-3.1-8b", "--dtype", "Q4_K_M", "--json"]).stdout)
     assert f"gives the same {q4['components']['weights']['bytes'] / 2**30:.2f} GiB" in README
+
+
+def test_cli_reference_covers_every_command() -> None:
+    """docs/cli.md shows the --help of every registered command (a new command cannot go undocumented)."""
+    reference = (ROOT / "docs" / "cli.md").read_text()
+    for command in app.registered_commands:
+        assert f"$ vram {command.name} --help" in reference, command.name
