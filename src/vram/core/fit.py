@@ -11,7 +11,7 @@ llama.cpp, ``--n-gpu-layers``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -396,7 +396,7 @@ def plan_fit(
         budget = gpu.usable_memory_bytes
         rows = [_row(spec, base, n, n == own_name, checkpoint, gpu, gpus) for n in names]
     rows.sort(key=lambda r: (-r.estimate.format.nominal_bits, -r.total_bytes))
-    chosen = next((r for r in rows if r.fits and r.native), None) or next((r for r in rows if r.fits), None)
+    chosen = choose(rows)
     smallest = min([r for r in rows if r.native] or rows, key=lambda r: r.need_bytes)
     s = smallest.estimate.settings
     if vllm:
@@ -413,16 +413,14 @@ def plan_fit(
         min_gpus = _fewest_vllm(spec, base, target.format.name, gpu) if vllm else fewest_gpus(spec, target, budget)
     offload = None
     if chosen is not None:
-        above = [r for r in rows if rows.index(r) < rows.index(chosen) and r.native]
         reason = f"{chosen.dtype}: the highest precision that fits {where}"
         if not chosen.native:
             reason += f", though {gpu.name} ({gpu.architecture}) has no native {chosen.estimate.format.needs} kernels"
-        if above:
-            nxt = above[-1]
-            reason += f"; {nxt.dtype} needs {_gib(nxt.need_bytes - budget)} more"
+        reason += next_up(rows, chosen, budget)
     else:
-        shortfall = smallest.need_bytes - budget
-        reason = f"nothing fits {where}: {smallest.dtype} needs {_gib(shortfall)} more"
+        smallest, shortfall, reason = shortfall_reason(
+            [r for r in rows if r.native] or rows, budget, f"nothing fits {where}"
+        )
         if base.dtype is not None and not vllm:
             suggestion = _other_format(spec, base, gpu, gpus, checkpoint, own_name)
         suggestion = suggestion or _suggest(smallest, min_gpus, gpus)
@@ -452,6 +450,24 @@ def plan_fit(
 
 def _gib(n: int) -> str:
     return f"{n / GiB:,.2f} GiB"
+
+
+def choose(rows: Sequence[FitRow[E]]) -> FitRow[E] | None:
+    """The recommended row: the first (highest precision) that fits with native kernels, else the first that fits."""
+    return next((r for r in rows if r.fits and r.native), None) or next((r for r in rows if r.fits), None)
+
+
+def next_up(rows: Sequence[FitRow[E]], chosen: FitRow[E], budget: int) -> str:
+    """``; NAME needs X GiB more`` for the native row just above the chosen one, or "" when there is none."""
+    above = [r for r in rows[: rows.index(chosen)] if r.native]
+    return f"; {above[-1].dtype} needs {_gib(above[-1].need_bytes - budget)} more" if above else ""
+
+
+def shortfall_reason(rows: Sequence[FitRow[E]], budget: int, what: str) -> tuple[FitRow[E], int, str]:
+    """When nothing fits: the smallest row, by how much it misses, and the reason ``WHAT: NAME needs X GiB more``."""
+    smallest = min(rows, key=lambda r: r.need_bytes)
+    shortfall = smallest.need_bytes - budget
+    return smallest, shortfall, f"{what}: {smallest.dtype} needs {_gib(shortfall)} more"
 
 
 def _other_format(

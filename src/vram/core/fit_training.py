@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from vram.core.errors import SettingsError
-from vram.core.fit import FitRow
+from vram.core.fit import FitRow, choose, next_up, shortfall_reason
 from vram.core.gpu import Gpu, check_fit
 from vram.core.limits import MAX_BATCH, MAX_SEQ_LEN
 from vram.core.placement import MAX_GPUS, GpuSplit
@@ -191,16 +191,12 @@ def fewest_training_gpus(spec: ModelSpec, s: TrainingSettings, budget: int, most
     )  # fmt: skip
 
 
-def _gib(n: int) -> str:
-    return f"{n / (1 << 30):,.2f} GiB"
-
-
 def plan_training_fit(spec: ModelSpec, base: TrainingSettings, gpu: Gpu) -> TrainFitPlan:
     """Rows for every training setup (or the one ``base`` names), the recommendation, fewest GPUs and a hint."""
     budget = gpu.usable_memory_bytes
     setups, notes = candidate_setups(spec, base, gpu)
     rows = [_row(spec, s, gpu) for s in setups]
-    chosen = next((r for r in rows if r.fits and r.native), None) or next((r for r in rows if r.fits), None)
+    chosen = choose(rows)
     target = rows[0] if _narrowed(base) else next(r for r in rows if r.dtype not in ("fp32", "lora", "qlora"))
     s = target.estimate.settings
     where = f"{s.seq_len:,} tokens x micro-batch {s.batch}" + (f" on {s.gpus} GPUs" if s.gpus > 1 else "")
@@ -208,14 +204,9 @@ def plan_training_fit(spec: ModelSpec, base: TrainingSettings, gpu: Gpu) -> Trai
     shortfall = 0
     suggestion = None
     if chosen is not None:
-        reason = f"{chosen.dtype}: the highest-precision setup that trains at {where}"
-        above = [r for r in rows[: rows.index(chosen)] if r.native]
-        if above:
-            reason += f"; {above[-1].dtype} needs {_gib(above[-1].need_bytes - budget)} more"
+        reason = f"{chosen.dtype}: the highest-precision setup that trains at {where}" + next_up(rows, chosen, budget)
     else:
-        smallest = min(rows, key=lambda r: r.need_bytes)
-        shortfall = smallest.need_bytes - budget
-        reason = f"nothing trains at {where}: {smallest.dtype} needs {_gib(shortfall)} more"
+        smallest, shortfall, reason = shortfall_reason(rows, budget, f"nothing trains at {where}")
         suggestion = _suggest(spec, smallest, target, min_gpus, budget)
     return TrainFitPlan(
         rows=tuple(rows),
