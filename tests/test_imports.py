@@ -36,14 +36,23 @@ def test_library_api_is_pure() -> None:
     assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
 
 
-def test_json_path_does_not_load_rich_or_hub() -> None:
-    """`vram estimate --json` imports neither huggingface_hub nor, beyond what Typer itself loads, rich's tables."""
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["estimate", "Qwen/Qwen2.5-7B"],
+        ["train", "7b"],
+        ["fit", "Qwen/Qwen2.5-7B", "--gpu", "RTX 4090"],
+    ],
+)
+def test_json_path_does_not_load_rich_or_hub(args: list[str]) -> None:
+    """`vram estimate/train/fit --json` import neither huggingface_hub nor, beyond what Typer itself loads, rich's
+    tables."""
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "typer_own = set(sys.modules)\n"
         "from vram.cli import app\n"
-        "r = CliRunner().invoke(app, ['estimate', 'Qwen/Qwen2.5-7B', '--json'])\n"
+        f"r = CliRunner().invoke(app, {[*args, '--json']!r})\n"
         "assert r.exit_code == 0, r.output\n"
         "print(' '.join(sorted(set(sys.modules) - typer_own)))\n"
     )

@@ -235,22 +235,6 @@ def test_units_from_file_are_case_insensitive(tmp_path: Path) -> None:
     assert re.search(r"^ total +[\d.,]+ GB ", result.stdout, re.M)
 
 
-def test_json_path_does_not_load_rich_or_hub() -> None:
-    """`vram train --json` loads neither huggingface_hub nor rich's tables, as `vram estimate --json`."""
-    code = (
-        "import sys\n"
-        "from typer.testing import CliRunner\n"
-        "typer_own = set(sys.modules)\n"
-        "from vram.cli import app\n"
-        "r = CliRunner().invoke(app, ['train', '7b', '--json'])\n"
-        "assert r.exit_code == 0, r.output\n"
-        "print(' '.join(sorted(set(sys.modules) - typer_own)))\n"
-    )
-    added = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
-    assert "huggingface_hub" not in {m.split(".")[0] for m in added}
-    assert not [m for m in added if m.startswith("rich.table") or m == "vram.report.table"]
-
-
 def test_table_for_a_model() -> None:
     """A catalog model's table shows the architecture, trainable of total parameters, the phase and activations."""
     code, out, err = run(LLAMA, "--batch", "2")
