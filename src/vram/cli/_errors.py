@@ -22,7 +22,6 @@ from vram.core.errors import (
     RevisionNotFoundError,
     SettingsError,
     SpecError,
-    StatesOnlyFitError,
     UnknownFormatError,
     UnknownGpuError,
     UnknownOptimizerError,
@@ -116,14 +115,7 @@ def _no_local_gpu(e: NoLocalGpuError) -> str:
 def _weights_only(e: WeightsOnlyFitError) -> str:
     return (
         "for a verdict pass a catalog model (`vram models`), a config.json or a repo id; "
-        "without --gpu a count prints the weights-only figure"
-    )
-
-
-def _states_only(e: StatesOnlyFitError) -> str:
-    return (
-        "for a verdict pass a catalog model (`vram models`), a config.json or a repo id; "
-        "without --gpu a count prints the model-states figure"
+        f"without --gpu a count prints the {e.what} figure"
     )
 
 
@@ -166,7 +158,6 @@ ERROR_TABLE: list[tuple[type[VramError], ExitCode, Callable[..., str]]] = [
     (UnknownFormatError, ExitCode.USAGE, _format),
     (UnknownGpuError, ExitCode.USAGE, _gpu),
     (UnknownOptimizerError, ExitCode.USAGE, _optimizer),
-    (StatesOnlyFitError, ExitCode.USAGE, _states_only),
     (ProjectFileError, ExitCode.USAGE, _project_file),
     (NoModelError, ExitCode.USAGE, _no_model),
     (MultiGpuError, ExitCode.USAGE, _multi_gpu),

@@ -74,16 +74,18 @@ class MultiGpuError(SettingsError):
 class WeightsOnlyFitError(SettingsError):
     """A bare parameter count has no architecture, so it cannot decide a fit."""
 
+    what = "weights"
+    missing = "KV cache, activation or overhead figure"
+
     def __init__(self, ref: str, weights_bytes: int, gpu_name: str, usable_bytes: int) -> None:
         self.ref = ref
         self.weights_bytes = weights_bytes
         self.gpu_name = gpu_name
         self.usable_bytes = usable_bytes
-        gib = GiB
         super().__init__(
-            f"{ref!r} is a bare parameter count: its weights alone take {weights_bytes / gib:,.2f} GiB against "
-            f"{usable_bytes / gib:,.2f} GiB usable on {gpu_name}, but without an architecture there is no KV cache, "
-            "activation or overhead figure, so no fit verdict"
+            f"{ref!r} is a bare parameter count: its {self.what} alone take {weights_bytes / GiB:,.2f} GiB against "
+            f"{usable_bytes / GiB:,.2f} GiB usable on {gpu_name}, but without an architecture there is no "
+            f"{self.missing}, so no fit verdict"
         )
 
 
@@ -170,19 +172,11 @@ class UnknownOptimizerError(SettingsError):
         super().__init__(f"unknown optimizer {name!r}")
 
 
-class StatesOnlyFitError(SettingsError):
+class StatesOnlyFitError(WeightsOnlyFitError):
     """A bare parameter count gives model states only, which cannot decide a training fit."""
 
-    def __init__(self, ref: str, states_bytes: int, gpu_name: str, usable_bytes: int) -> None:
-        self.ref = ref
-        self.states_bytes = states_bytes
-        self.gpu_name = gpu_name
-        self.usable_bytes = usable_bytes
-        super().__init__(
-            f"{ref!r} is a bare parameter count: its model states alone take {states_bytes / GiB:,.2f} GiB against "
-            f"{usable_bytes / GiB:,.2f} GiB usable on {gpu_name}, but without an architecture there is no "
-            "activation figure, so no fit verdict"
-        )
+    what = "model states"
+    missing = "activation figure"
 
 
 class ProjectFileError(SettingsError):
