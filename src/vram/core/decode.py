@@ -27,8 +27,9 @@ from vram.core.dtypes import Format
 from vram.core.inference import price_tensor
 from vram.core.params import Tensor, tensors
 from vram.core.spec import ModelSpec
+from vram.core.units import UNIT_BYTES
 
-GB = 10**9
+GB = UNIT_BYTES["GB"]
 """Bandwidths are quoted in decimal GB/s by every vendor datasheet."""
 
 
