@@ -29,10 +29,10 @@ from vram.core.inference import (
 from vram.core.params import count_parameters, tensors
 from vram.core.result import Component, Estimate
 from vram.core.spec import ModelSpec
-from vram.core.training.estimate import TrainingEstimate, estimate_training, estimate_training_states_only
-from vram.core.training.settings import TrainingSettings
 
 if TYPE_CHECKING:
+    from vram.core.training.estimate import TrainingEstimate, estimate_training, estimate_training_states_only
+    from vram.core.training.settings import TrainingSettings
     from vram.resolve.mapping import spec_from_config
     from vram.resolve.reference import Resolved
     from vram.resolve.reference import resolve as resolve_model
@@ -63,18 +63,24 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "resolve_model": ("vram.resolve.reference", "resolve"),
+    "Resolved": ("vram.resolve.reference", "Resolved"),
+    "spec_from_config": ("vram.resolve.mapping", "spec_from_config"),
+    "TrainingEstimate": ("vram.core.training.estimate", "TrainingEstimate"),
+    "estimate_training": ("vram.core.training.estimate", "estimate_training"),
+    "estimate_training_states_only": ("vram.core.training.estimate", "estimate_training_states_only"),
+    "TrainingSettings": ("vram.core.training.settings", "TrainingSettings"),
+}
+"""Attributes loaded on first use: the resolver and config mapping (they read files) and the training model,
+which `vram estimate` and the other commands do not need at start-up."""
+
+
 def __getattr__(name: str) -> Any:
-    """Lazy attributes: the resolver and config mapping (they read files) load on first use."""
-    if name == "resolve_model":
-        from vram.resolve.reference import resolve
+    """Lazy attributes (``_LAZY``)."""
+    if name not in _LAZY:
+        raise AttributeError(name)
+    from importlib import import_module
 
-        return resolve
-    if name == "Resolved":
-        from vram.resolve.reference import Resolved
-
-        return Resolved
-    if name == "spec_from_config":
-        from vram.resolve.mapping import spec_from_config
-
-        return spec_from_config
-    raise AttributeError(name)
+    module, attr = _LAZY[name]
+    return getattr(import_module(module), attr)
